@@ -1,0 +1,1 @@
+"""`crimemap boundaries load` (foundation)."""

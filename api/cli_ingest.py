@@ -1,0 +1,1 @@
+"""`crimemap ingest` and `crimemap coverage` (foundation)."""

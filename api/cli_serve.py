@@ -1,0 +1,1 @@
+"""``crimemap serve`` and ``crimemap demo`` (issue 7)."""
