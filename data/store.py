@@ -22,6 +22,9 @@ tables
     Named plain tables (county-lines records, cached results): a DataFrame and a metadata dict.
 
 Every write method is atomic: killed part-way, the store is exactly as before.
+
+Conventions: in method arguments months are ``datetime.date`` (first of month); in every DataFrame the
+``month`` column is ``datetime64`` (first of month, any unit); forces are police.uk slugs; codes are str.
 """
 
 from __future__ import annotations
