@@ -1,0 +1,87 @@
+"""Build the assignment table: every stored offence → its area code at each level.
+
+Rules (DESIGN.md "Geography"):
+
+* ``lsoa``: the file's own LSOA 2011 code; point-in-polygon on a loaded LSOA layer only where the file has none.
+* ``ward`` and ``parish``: point-in-polygon on the loaded layer (one STRtree query each). An offence in no
+  parish polygon falls in the unparished area (E43) of its LAD, when the LAD has one.
+* ``lad``, ``csp``, ``pfa``: from the ward through the ONS lookups of the ward layer's vintage, so levels
+  nest and totals agree; where no ward was found (no ward layer, or the point lies outside it) from the
+  file's LSOA through the best-fit LSOA → ward → LAD lookup of the same vintage.
+* Unlocated offences are ``unlocated`` at every level; located ones that no polygon or lookup places are
+  ``outside``.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from boundaries import lookups
+from data.store import ASSIGNED_LEVELS
+from geo.assign import OUTSIDE, UNLOCATED, map_codes, points_to_areas
+
+DEFAULT_VINTAGE = 2019
+
+
+def chain_vintage(layers_meta: dict) -> int:
+    """The ONS vintage used for ward → LAD → CSP → PFA: the loaded ward layer's, else 2019."""
+    ward = layers_meta.get("ward")
+    v = ward.get("vintage") if ward else None
+    return int(v) if v in lookups.WARD_VINTAGES else DEFAULT_VINTAGE
+
+
+def assign_offences(offences: gpd.GeoDataFrame, layers: dict[str, tuple[gpd.GeoDataFrame, dict]]) -> pd.DataFrame:
+    """The assignment rows of ``offences`` given the loaded ``layers`` ({level: (polygons, meta)}).
+
+    Returns a DataFrame ``force, month, offence_id, lsoa, ward, parish, lad, csp, pfa``; ``ward`` and
+    ``parish`` are None when their layer is not loaded.
+    """
+    n = len(offences)
+    out = pd.DataFrame({"force": offences["force"].to_numpy(dtype=object),
+                        "month": pd.to_datetime(offences["month"]).to_numpy(),
+                        "offence_id": offences["offence_id"].to_numpy(dtype=object)})
+    if n == 0:
+        for lv in ASSIGNED_LEVELS:
+            out[lv] = pd.Series([], dtype=object)
+        return out
+    pts = offences.geometry
+    located = pts.notna().to_numpy() & ~pts.is_empty.fillna(True).to_numpy()
+    vintage = chain_vintage({k: v[1] for k, v in layers.items()})
+
+    lsoa = offences["lsoa11"].to_numpy(dtype=object).copy()
+    no_lsoa = pd.isna(lsoa)
+    if "lsoa" in layers and no_lsoa.any():
+        poly, _ = layers["lsoa"]
+        lsoa[no_lsoa] = points_to_areas(pts[no_lsoa], poly.geometry, poly["code"].to_numpy())
+    lsoa = np.where(pd.isna(lsoa), np.where(located, OUTSIDE, UNLOCATED), lsoa)
+    out["lsoa"] = lsoa
+
+    chain = lookups.lad_to_csp_pfa(vintage)
+    via_lsoa = lookups.lsoa11_to_ward(vintage).set_index("lsoa11")["lad"].to_dict()
+    lad_from_lsoa = map_codes(lsoa, via_lsoa)
+    if "ward" in layers:
+        poly, _ = layers["ward"]
+        ward = points_to_areas(pts, poly.geometry, poly["code"].to_numpy())
+        lad = map_codes(ward, lookups.ward_to_lad(vintage).set_index("ward")["lad"].to_dict())
+        lad = np.where(np.isin(lad, [OUTSIDE]), lad_from_lsoa, lad)
+        out["ward"] = ward
+    else:
+        out["ward"] = None
+        lad = lad_from_lsoa
+    lad = np.where(located, lad, UNLOCATED)
+    out["lad"] = lad
+    out["csp"] = map_codes(lad, chain.set_index("lad")["csp"].to_dict())
+    out["pfa"] = map_codes(lad, chain.set_index("lad")["pfa"].to_dict())
+
+    if "parish" in layers:
+        poly, _ = layers["parish"]
+        parish = points_to_areas(pts, poly.geometry, poly["code"].to_numpy())
+        ncp = lookups.unparished_areas().set_index("lad")["ncp"].to_dict()
+        unparished = map_codes(lad, ncp)
+        parish = np.where(parish == OUTSIDE, unparished, parish)
+        out["parish"] = parish
+    else:
+        out["parish"] = None
+    return out

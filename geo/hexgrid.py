@@ -1,0 +1,66 @@
+"""H3 hexagons: points to cells, parents, and cells to polygons (h3-py v4)."""
+
+from __future__ import annotations
+
+import h3
+import numpy as np
+import shapely
+
+
+def points_to_h3(lon, lat, resolution: int) -> np.ndarray:
+    """H3 cell (string) of each lon/lat point; None where a coordinate is missing.
+
+    Examples
+    --------
+    >>> points_to_h3([-2.4497, float("nan")], [52.6766, 52.0], 9).tolist()
+    ['89195c462d7ffff', None]
+    """
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    out = np.full(lon.shape, None, dtype=object)
+    f = h3.latlng_to_cell
+    out[ok] = [f(y, x, resolution) for x, y in zip(lon[ok].tolist(), lat[ok].tolist(), strict=True)]
+    return out
+
+
+def cells_to_parent(cells, resolution: int) -> np.ndarray:
+    """Parent of each cell at a coarser ``resolution`` (None stays None); computed once per distinct cell.
+
+    Examples
+    --------
+    >>> cells_to_parent(["8a195ad6bc8ffff", None], 7).tolist()
+    ['87195ad6bffffff', None]
+    """
+    arr = np.asarray(cells, dtype=object)
+    uniq, inv = np.unique(arr.astype(str), return_inverse=True)
+    parents = np.array([None if u == "None" else h3.cell_to_parent(u, resolution) for u in uniq], dtype=object)
+    out = parents[inv]
+    return out
+
+
+def cells_to_polygons(cells) -> np.ndarray:
+    """Shapely polygons (lon/lat) of H3 cells.
+
+    Examples
+    --------
+    >>> p = cells_to_polygons(["89195c462d7ffff"])[0]
+    >>> p.geom_type, len(p.exterior.coords)
+    ('Polygon', 7)
+    """
+    polys = []
+    for c in cells:
+        ring = [(lng, lat) for lat, lng in h3.cell_to_boundary(c)]
+        polys.append(shapely.Polygon(ring))
+    return np.array(polys, dtype=object)
+
+
+def cell_area_km2(resolution: int) -> float:
+    """Average area of an H3 cell at ``resolution`` in km².
+
+    Examples
+    --------
+    >>> round(cell_area_km2(9), 3)
+    0.105
+    """
+    return float(h3.average_hexagon_area(resolution, unit="km^2"))

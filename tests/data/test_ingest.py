@@ -1,0 +1,134 @@
+"""Ingest through the CLI on real files: counts reconcile, idempotent, atomic, --replace, exit codes."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from data.ingest import ingest
+from data.store import open_store
+
+CLI = [sys.executable, "-c", "from api.cli import main; main()"]
+
+
+def run(*args, env=None):
+    e = dict(os.environ, COLUMNS="200", **(env or {}))
+    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, env=e, timeout=300)
+
+
+def coverage(store):
+    r = run("coverage", "--json", "--store", store)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def expected(files):
+    rows = dups = unloc = 0
+    for f in files:
+        d = pd.read_csv(f, encoding="utf-8-sig")
+        dup = d["Crime ID"].notna() & d.duplicated(subset=["Crime ID"])
+        rows += len(d)
+        dups += int(dup.sum())
+        unloc += int((~dup & d["Longitude"].isna()).sum())
+    return rows - dups, unloc
+
+
+def test_cli_ingest_counts_idempotent_and_empty_file_exit_2(tmp_path, wm_month, shared_data):
+    store = tmp_path / "s"
+    r = run("ingest", wm_month, "--store", store)
+    assert r.returncode == 0, r.stderr
+    assert "10038 rows read = 10038 stored (10021 located, 17 unlocated) + 0 duplicates + 0 rejected" in r.stderr
+    cov = coverage(store)
+    assert [(c["force"], c["month"], c["stored"], c["unlocated"]) for c in cov] == [("west-mercia", "2019-01", 10038, 17)]
+    r = run("ingest", wm_month, "--store", store)
+    assert r.returncode == 0 and "0 stored" in r.stderr and "10038 duplicates" in r.stderr
+    assert coverage(store) == cov
+    # a force with repeated Crime IDs in its files (Staffordshire): stored = rows - repeats
+    staffs = sorted((shared_data / "crime/street/staffordshire").glob("*.csv.gz"))
+    r = run("ingest", *staffs, "--store", store)
+    assert r.returncode == 0, r.stderr
+    got = [c for c in coverage(store) if c["force"] == "staffordshire"]
+    assert (sum(c["stored"] for c in got), sum(c["unlocated"] for c in got)) == expected(staffs)
+    before = (store / "catalogue.json").read_text()
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    r = run("ingest", wm_month, empty, "--store", store)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "empty" in r.stderr
+    assert (store / "catalogue.json").read_text() == before
+
+
+def test_rows_read_equals_stored_plus_duplicates_plus_rejected(tmp_path, wm_month):
+    text = wm_month.read_bytes()
+    import gzip
+
+    lines = gzip.decompress(text).decode("utf-8-sig").splitlines()
+    bad = lines[:1] + lines[1:101] + [lines[1]] + [lines[7].replace("2019-01", "2019-99", 1)]
+    f = tmp_path / "mixed.csv"
+    f.write_text("\n".join(bad) + "\n")
+    st = open_store(tmp_path / "s")
+    rep = ingest(st, [f], reject_path=tmp_path / "rejects.csv")
+    fr = rep.files[0]
+    assert fr.rows == 102 and fr.stored == 100 and fr.duplicates == 1 and fr.rejected == 1
+    rej = pd.read_csv(tmp_path / "rejects.csv")
+    assert rej.columns.tolist() == ["file", "line", "reason"] and rej["line"].tolist() == [103]
+
+
+def test_replace_swaps_a_force_month(tmp_path, wm_month):
+    st = open_store(tmp_path / "s")
+    ingest(st, [wm_month])
+    import gzip
+
+    lines = gzip.decompress(wm_month.read_bytes()).decode("utf-8-sig").splitlines()
+    f = tmp_path / "2019-01-west-mercia-street.csv"
+    f.write_text("\n".join(lines[:51]) + "\n")
+    ingest(st, [f], replace=True)
+    cov = st.coverage()
+    assert cov["stored"].tolist() == [50]
+
+
+def test_killed_ingest_leaves_the_store_as_before(tmp_path, wm_months):
+    store = tmp_path / "s"
+    assert run("ingest", wm_months[0], "--store", store).returncode == 0
+    before = (store / "catalogue.json").read_text()
+    code = (
+        "import os, sys\n"
+        "import data.embedded as e\n"
+        "orig = e.EmbeddedStore._write\n"
+        "n = {'k': 0}\n"
+        "def boom(self, rel, frame):\n"
+        "    n['k'] += 1\n"
+        "    if n['k'] == 3: os._exit(9)\n"
+        "    return orig(self, rel, frame)\n"
+        "e.EmbeddedStore._write = boom\n"
+        "from api.cli import main\n"
+        f"sys.argv = ['crimemap', 'ingest', {str(wm_months[1])!r}, {str(wm_months[2])!r}, '--store', {str(store)!r}]\n"
+        "main()\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 9
+    assert (store / "catalogue.json").read_text() == before
+    assert [c["month"] for c in coverage(store)] == ["2018-10"]
+    # the next write cleans the leftovers and works
+    assert run("ingest", wm_months[1], "--store", store).returncode == 0
+    files = sorted(p.relative_to(store).as_posix() for p in (store / "offences").rglob("*.parquet"))
+    assert len(files) == 2, files
+
+
+def test_folder_ingest_and_bad_path(tmp_path, shared_data):
+    store = tmp_path / "s"
+    r = run("ingest", shared_data / "crime/street/warwickshire", "--store", store)
+    assert r.returncode == 0, r.stderr
+    assert [c["month"] for c in coverage(store)] == ["2018-10", "2018-11", "2018-12", "2019-01"]
+    r = run("ingest", tmp_path / "nope.csv", "--store", store)
+    assert r.returncode == 2 and "no such file" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_cli_help_lists_the_design_commands():
+    r = run("--help")
+    for cmd in ("ingest", "coverage", "boundaries", "aggregate", "hotspots", "lines"):
+        assert cmd in r.stdout
+    _ = Path
