@@ -1,0 +1,199 @@
+"""National-scale benchmark: a year of offences for England and Wales through the embedded, Dask and PostGIS paths.
+
+The year (about 6.5 million rows, ``--rows`` to run smaller) is resampled from the real street files in
+../shared/data: every row is a real offence record (its coordinates, LSOA, crime type and outcome) given a new
+month of 2019 and a new id, so the spatial pattern is real. It is assigned to the national December 2019 wards.
+
+Paths, each in its own process so its peak memory (max RSS, plus the Dask workers') is its own:
+
+embedded  per month: assign (data.assignment) + ``commit_ingest`` into a GeoParquet store; then ward counts
+dask      ward counts of the whole embedded store, partition-wise on a local ``distributed`` cluster
+          (also over the first 3 and 6 months, to show peak memory staying flat as months are added)
+postgis   per month: assign + ``commit_ingest`` (COPY) into a throwaway PostGIS cluster; ward counts in SQL
+
+Usage: python bench/scale.py [--rows 6500000] [--paths embedded,dask,postgis] [--work DIR] [--workers 2]
+Prints one line per path: rows, seconds, peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SHARED = Path(os.environ.get("CRIMEMAP_SHARED_DATA", ROOT.parent / "shared" / "data"))
+YEAR_ROWS = 6_500_000
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def national_wards():
+    import geopandas as gpd
+
+    raw = gzip.decompress((SHARED / "boundaries/wards/wards_dec2019_uk_bgc_simplified.geojson.gz").read_bytes())
+    w = gpd.read_file(io.BytesIO(raw))
+    return w.rename(columns={"WD19CD": "code", "WD19NM": "name"})[["code", "name", "geometry"]].to_crs(4326)
+
+
+def layers():
+    return {"ward": (national_wards(), {"vintage": 2019, "source": "wards_dec2019_uk_bgc_simplified"})}
+
+
+def build_year(rows: int, out: Path, seed: int = 2019) -> list[Path]:
+    """Twelve month files (GeoParquet, canonical record) resampled from every real street file."""
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+
+    from data.readers import read_crime_file
+
+    stamp = out / f"year-{rows}.done"
+    files = [out / f"2019-{m:02d}.parquet" for m in range(1, 13)]
+    if stamp.exists():
+        return files
+    out.mkdir(parents=True, exist_ok=True)
+    pool = pd.concat([read_crime_file(p.name, p.read_bytes()).offences
+                      for p in sorted((SHARED / "crime/street").glob("*/*.csv.gz"))], ignore_index=True)
+    pool = pool.drop(columns=["source_line"])
+    rng = np.random.default_rng(seed)
+    per_month = rows // 12
+    for i, path in enumerate(files):
+        pick = rng.integers(0, len(pool), per_month)
+        month = pool.iloc[pick].reset_index(drop=True)
+        month["month"] = pd.Timestamp(2019, i + 1, 1)
+        month["offence_id"] = [f"bench-{i + 1:02d}-{k:08d}" for k in range(per_month)]
+        gpd.GeoDataFrame(month, geometry="geometry", crs=4326).to_parquet(path, index=False)
+    stamp.write_text(str(rows))
+    return files
+
+
+def run_embedded(work: Path, files: list[Path]) -> dict:
+    import shutil
+
+    import geopandas as gpd
+    import pandas as pd
+
+    from data.assignment import assign_offences
+    from data.embedded import EmbeddedStore
+
+    root = work / "embedded-store"
+    shutil.rmtree(root, ignore_errors=True)
+    lay = layers()
+    store = EmbeddedStore(str(root))
+    polys, meta = lay["ward"]
+    store.save_layer("ward", polys, meta, pd.DataFrame(columns=["force", "month", "offence_id", "ward"]))
+    t = time.perf_counter()
+    rows = 0
+    for f in files:
+        off = gpd.read_parquet(f)
+        store.commit_ingest(off, assign_offences(off, lay), {"files": [f.name], "rows": len(off)})
+        rows += len(off)
+    counts = store.read_assignment(levels=["ward"]).groupby(["ward", "month"]).size()
+    return {"rows": rows, "seconds": time.perf_counter() - t, "areas": int(counts.index.get_level_values(0).nunique()),
+            "total": int(counts.sum())}
+
+
+def run_dask(work: Path, files: list[Path], workers: int) -> dict:
+    import datetime as dt
+
+    from distributed import Client, LocalCluster
+
+    from data.scale import aggregate_store
+
+    root = work / "embedded-store"
+    if not (root / "catalogue.json").exists():
+        raise SystemExit("the dask path reads the embedded store: run the embedded path first")
+    lay = layers()
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, memory_limit="3GB", dashboard_address=None)
+    client = Client(cluster)
+    flat = {}
+    try:
+        for months in (3, 6, 12):
+            client.restart()
+            t = time.perf_counter()
+            out = aggregate_store(root, "ward", lay, months=(dt.date(2019, 1, 1), dt.date(2019, months, 1)),
+                                  client=client)
+            seconds = time.perf_counter() - t
+            worker_peak = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            flat[months] = {"seconds": seconds, "worker_peak_mb": max(worker_peak.values()),
+                            "workers_total_mb": sum(worker_peak.values()), "total": int(out["count"].sum())}
+    finally:
+        client.close()
+        cluster.close()
+    year = flat[12]
+    return {"rows": year["total"], "seconds": year["seconds"], "extra_mb": year["workers_total_mb"],
+            "flat": {k: round(v["worker_peak_mb"]) for k, v in flat.items()}, "total": year["total"]}
+
+
+def run_postgis(work: Path, files: list[Path]) -> dict:
+    import geopandas as gpd
+    import pandas as pd
+
+    from data.assignment import assign_offences
+    from data.postgis import PostGISStore
+    from tests.pg import throwaway_cluster
+
+    lay = layers()
+    with throwaway_cluster() as url:
+        store = PostGISStore(url)
+        polys, meta = lay["ward"]
+        store.save_layer("ward", polys, meta, pd.DataFrame(columns=["force", "month", "offence_id", "ward"]))
+        t = time.perf_counter()
+        rows = 0
+        for f in files:
+            off = gpd.read_parquet(f)
+            store.commit_ingest(off, assign_offences(off, lay), {"files": [f.name], "rows": len(off)})
+            rows += len(off)
+        counts = store._query("SELECT ward, month, count(*) FROM crimemap.assignment GROUP BY ward, month")
+        seconds = time.perf_counter() - t
+        store.close()
+    return {"rows": rows, "seconds": seconds, "areas": len({r[0] for r in counts}), "total": sum(r[2] for r in counts)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=YEAR_ROWS)
+    ap.add_argument("--paths", default="embedded,dask,postgis")
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "crimemap-bench")
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--run", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    work = a.work / str(a.rows)
+    if a.run:  # child: one path, report JSON
+        files = build_year(a.rows, work / "input")
+        result = {"embedded": lambda: run_embedded(work, files), "dask": lambda: run_dask(work, files, a.workers),
+                  "postgis": lambda: run_postgis(work, files)}[a.run]()
+        result["peak_mb"] = _peak_mb() + result.pop("extra_mb", 0)
+        print("RESULT " + json.dumps(result))
+        return
+    t = time.perf_counter()
+    build_year(a.rows, work / "input")
+    print(f"input: {a.rows:,} rows resampled from the real street files in {time.perf_counter() - t:.1f} s "
+          f"({work / 'input'})", flush=True)
+    for path in a.paths.split(","):
+        r = subprocess.run([sys.executable, __file__, "--rows", str(a.rows), "--work", str(a.work),
+                            "--workers", str(a.workers), "--run", path], capture_output=True, text=True)
+        line = [x for x in r.stdout.splitlines() if x.startswith("RESULT ")]
+        if r.returncode != 0 or not line:
+            print(f"{path:9s} failed: {(r.stderr.strip().splitlines() or ['?'])[-1]}", flush=True)
+            continue
+        res = json.loads(line[0][7:])
+        extra = f"; worker peak by months 3/6/12: {res['flat']} MB" if "flat" in res else ""
+        print(f"{path:9s} {res['rows']:>10,} rows  {res['seconds']:7.1f} s  peak {res['peak_mb']:7.0f} MB  "
+              f"(ward total {res['total']:,}){extra}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
