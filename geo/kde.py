@@ -6,7 +6,7 @@ Kernels (``h`` the bandwidth, ``d`` the distance):
 - ``gaussian``: ``K(d) = 1 / (2 pi h^2) * exp(-d^2 / (2 h^2))``, truncated at ``4 h`` (mass lost < 0.04 %).
 
 Bandwidth rule (:func:`bandwidth_rule`, used when no bandwidth is given): ``h = 5 x cell size``, where the
-default cell size is the shorter side of the points' bounding box / 150 (Chainey's rule of thumb, as
+default cell size is the shorter side of the points' extent (1st-99th percentile) / 150 (Chainey's rule of thumb, as
 sfhotspot's automatic cell size), rounded to 10 m and at least 25 m. Hot-spot ranking on a grid of cells
 (:func:`kde_at`) uses the rule ``h = 2 x centre spacing`` of that grid instead (see ``geo.evaluation``).
 
@@ -53,7 +53,10 @@ def _check_xy(xy) -> np.ndarray:
 
 
 def default_cell_size(xy) -> float:
-    """Automatic cell size: shorter side of the bounding box / 150, rounded to 10 m, at least 25 m.
+    """Automatic cell size: shorter side of the points' extent / 150, rounded to 10 m, at least 25 m.
+
+    The extent is the 1st to 99th percentile of each coordinate, so a few mis-located points far away do not
+    blow the grid up.
 
     Examples
     --------
@@ -63,7 +66,7 @@ def default_cell_size(xy) -> float:
     xy = _check_xy(xy)
     if len(xy) == 0:
         return 25.0
-    side = float(np.min(xy.max(axis=0) - xy.min(axis=0)))
+    side = float(np.min(np.percentile(xy, 99, axis=0) - np.percentile(xy, 1, axis=0)))
     return float(max(25.0, round(side / 150 / 10) * 10))
 
 
