@@ -34,7 +34,7 @@ def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on 
 
 
 # Command groups live in their own modules and register themselves on import.
-from api import cli_boundaries, cli_hotspots, cli_ingest, cli_lines, cli_serve  # noqa: E402,F401
+from api import cli_aggregate, cli_boundaries, cli_hotspots, cli_ingest, cli_lines, cli_serve  # noqa: E402,F401
 
 try:  # download clients (issue 8) are optional until they land
     from api import cli_download  # noqa: F401

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from data.store import ASSIGNED_LEVELS, COVERAGE_COLUMNS, H3_COLUMN, Store
@@ -140,7 +141,7 @@ class EmbeddedStore(Store):
         part = self._catalogue()["partitions"].get(_pkey(force, month))
         if not part:
             return pd.Index([], dtype=object)
-        t = pq.read_table(self.root / part["offences"], columns=["offence_id"])
+        t = pq.read_table(self.root / part["offences"], columns=["offence_id"], partitioning=None)
         return pd.Index(t.column("offence_id").to_pylist(), dtype=object)
 
     def commit_ingest(self, offences, assignment, record, *, replace=frozenset()):
@@ -204,8 +205,8 @@ class EmbeddedStore(Store):
             frames = [gpd.read_parquet(self.root / p["offences"], columns=cols) for p in parts]
             out = pd.concat(frames, ignore_index=True)
             return gpd.GeoDataFrame(out, geometry="geometry", crs="EPSG:4326")
-        table = pq.ParquetDataset([str(self.root / p["offences"]) for p in parts]).read(columns=cols)
-        return table.to_pandas()
+        tables = [pq.read_table(self.root / p["offences"], columns=cols, partitioning=None) for p in parts]
+        return pa.concat_tables(tables, promote_options="permissive").to_pandas()
 
     def coverage(self) -> pd.DataFrame:
         parts = self._parts()
@@ -227,7 +228,7 @@ class EmbeddedStore(Store):
             return d
         frames = []
         for p in parts:
-            t = pq.read_table(self.root / p["assignment"])
+            t = pq.read_table(self.root / p["assignment"], partitioning=None)
             have = [c for c in cols if c in t.column_names]
             f = t.select(have).to_pandas()
             for c in cols:

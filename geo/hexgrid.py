@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import h3
 import numpy as np
+import pandas as pd
 import shapely
 
 
@@ -33,9 +34,12 @@ def cells_to_parent(cells, resolution: int) -> np.ndarray:
     ['87195ad6bffffff', None]
     """
     arr = np.asarray(cells, dtype=object)
-    uniq, inv = np.unique(arr.astype(str), return_inverse=True)
-    parents = np.array([None if u == "None" else h3.cell_to_parent(u, resolution) for u in uniq], dtype=object)
-    out = parents[inv]
+    ok = ~pd.isna(arr)
+    out = np.full(arr.shape, None, dtype=object)
+    if ok.any():
+        uniq, inv = np.unique(arr[ok].astype(str), return_inverse=True)
+        parents = np.array([h3.cell_to_parent(u, resolution) for u in uniq], dtype=object)
+        out[ok] = parents[inv]
     return out
 
 
