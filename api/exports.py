@@ -47,7 +47,7 @@ def rfc7946(gdf: gpd.GeoDataFrame, precision: int = 6) -> gpd.GeoDataFrame:
     Examples
     --------
     >>> g = gpd.GeoDataFrame(geometry=[shapely.Polygon([(0, 0), (0, 1), (1, 1), (1, 0)])], crs=4326)
-    >>> shapely.is_ccw(rfc7946(g).geometry.iloc[0].exterior)
+    >>> bool(shapely.is_ccw(rfc7946(g).geometry.iloc[0].exterior))
     True
     """
     g = gdf.to_crs("EPSG:4326") if gdf.crs is not None and gdf.crs.to_epsg() != 4326 else gdf.copy()

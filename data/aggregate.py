@@ -608,3 +608,111 @@ def search_areas(store: Store, q: str, limit: int = 20) -> pd.DataFrame:
                          "starts": not str(nm).lower().startswith(q.lower())})
     d = pd.DataFrame(rows, columns=["code", "name", "level", "starts"])
     return d.sort_values(["starts", "name"]).head(limit).drop(columns="starts").reset_index(drop=True)
+
+
+# ---- inputs for hot spots ------------------------------------------------------------------------------
+
+def area_counts(store: Store, level: str, *, months: tuple[dt.date, dt.date] | None = None,
+                crime_types=None, forces: list[str] | None = None, by_month: bool = True) -> pd.DataFrame:
+    """Counts per area (and month) from the base table: ``code, month (date), count``.
+
+    Includes the ``outside`` and ``unlocated`` rows; no geometry, no suppression (analyst use: hot spots).
+    """
+    level = parse_level(level)
+    b = base_counts(store, level)
+    if forces:
+        b = b[b["force"].isin(forces)]
+    m = pd.to_datetime(b["month"]).dt.date
+    keep = _type_mask(b["crime_type"], _select_types(tuple(crime_types) if crime_types else None))
+    if months is not None:
+        keep &= ((m >= months[0]) & (m <= months[1])).to_numpy()
+    b = b[keep]
+    keys = ["code", "month"] if by_month else ["code"]
+    t = b.groupby(keys, observed=True)["count"].sum().reset_index()
+    if by_month:
+        t["month"] = pd.to_datetime(t["month"]).dt.date
+    t["count"] = t["count"].astype(int)
+    return t
+
+
+def study_area(store: Store, level: str, months: tuple[dt.date, dt.date] | None = None,
+               forces: list[str] | None = None) -> list[str]:
+    """Areas with at least one offence of any type (ASB included) in ``months`` (DESIGN.md "Hot spots")."""
+    b = base_counts(store, parse_level(level))
+    if forces:
+        b = b[b["force"].isin(forces)]
+    if months is not None:
+        m = pd.to_datetime(b["month"]).dt.date
+        b = b[((m >= months[0]) & (m <= months[1])).to_numpy()]
+    codes = b.loc[b["count"] > 0, "code"]
+    return sorted(set(codes) - set(SPECIAL))
+
+
+def quarter_change(store: Store, level: str, *, quarter: str | None = None, codes: list[str] | None = None,
+                   alpha: float = 0.05) -> pd.DataFrame:
+    """This quarter vs the previous one per area and crime type, with exact Poisson tests and BH (analyst).
+
+    ``quarter`` is ``YYYY-Qn`` (default: the latest complete quarter with a complete quarter before it).
+    Returns ``code, crime_type, previous, current, change, ratio, p, q, flag``.
+    """
+    from geo.change import poisson_change
+
+    months = loaded_months(store)
+    per = _periods(months)
+    qs = sorted(k for k in per if "-Q" in k)
+    if quarter is None:
+        pairs = [(a, b) for a, b in zip(qs, qs[1:], strict=False) if _q_next(a) == b]
+        if not pairs:
+            raise InputError("quarter-on-quarter change needs two consecutive complete quarters loaded; "
+                             f"loaded months: {', '.join(month_label(m) for m in months) or 'none'}", param="quarter")
+        prev_q, cur_q = pairs[-1]
+    else:
+        cur_q = quarter
+        prev_q = _q_prev(quarter)
+        if cur_q not in per or prev_q not in per:
+            raise InputError(f"quarter {quarter!r} or the one before it is not completely loaded; expected one of "
+                             f"{', '.join(qs[1:]) or 'none'}", param="quarter")
+    b = base_counts(store, level)
+    b = b[b["crime_type"].isin(CRIME_TYPES)]
+    if codes is not None:
+        b = b[b["code"].isin(codes)]
+    b = b[~b["code"].isin(SPECIAL)]
+    mon = pd.to_datetime(b["month"]).dt.date
+    b = b.assign(q=np.where(mon.isin(per[cur_q]), cur_q, np.where(mon.isin(per[prev_q]), prev_q, None)))
+    t = b.dropna(subset=["q"]).pivot_table(index=["code", "crime_type"], columns="q", values="count",
+                                           aggfunc="sum", fill_value=0)
+    for c in (prev_q, cur_q):
+        if c not in t:
+            t[c] = 0
+    res = poisson_change(t[prev_q].to_numpy(), t[cur_q].to_numpy(), alpha=alpha)
+    res.insert(0, "crime_type", t.index.get_level_values(1))
+    res.insert(0, "code", t.index.get_level_values(0))
+    res.attrs.update(previous=prev_q, current=cur_q)
+    return res
+
+
+def _q_next(q: str) -> str:
+    y, n = int(q[:4]), int(q[-1])
+    return f"{y + 1}-Q1" if n == 4 else f"{y}-Q{n + 1}"
+
+
+def _q_prev(q: str) -> str:
+    y, n = int(q[:4]), int(q[-1])
+    return f"{y - 1}-Q4" if n == 1 else f"{y}-Q{n - 1}"
+
+
+def parish_via_wards(store: Store, parish: str, *, months=None, crime_types=None) -> pd.DataFrame:
+    """Summarise a parish through the ward(s) the ONS parish→ward lookup links it to (approximate).
+
+    For use when no parish polygons are loaded: returns the ward rows with ``approximate=True``.
+    """
+    p2w = lookups.parish_to_ward()
+    wards = p2w.loc[p2w["parish"] == parish, "ward"].unique().tolist()
+    if not wards:
+        raise NotFoundError(f"parish {parish!r} is not in the ONS parish→ward lookup (2019); expected an E04/W04 "
+                            f"code", param="code")
+    t = aggregate(store, "ward", months=months, crime_types=crime_types, codes=wards, geometry=False)
+    t["approximate"] = True
+    t.attrs["notice"] = (f"Parish {parish} summarised through its ward(s) {', '.join(wards)}: approximate, the wards "
+                         f"extend beyond the parish.")
+    return t
