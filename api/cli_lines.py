@@ -72,8 +72,11 @@ def load_cmd(
 
 
 def _default_reject_path(store) -> Path:
+    """``STORE/rejects/`` of an embedded store that already exists, else the working directory (a reject
+    folder in a directory that is not yet a store would stop it from becoming one)."""
     stamp = dt.datetime.now().strftime("%Y%m%dT%H%M%S")
-    base = Path(store.root) / "rejects" if hasattr(store, "root") else Path.cwd()
+    root = Path(getattr(store, "root", "") or "")
+    base = root / "rejects" if hasattr(store, "root") and (root / "catalogue.json").exists() else Path.cwd()
     return base / f"countylines-rejects-{stamp}.csv"
 
 

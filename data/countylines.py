@@ -451,13 +451,15 @@ def load_records(
     """
     stored = store.read_table(TABLES["lines"])
     recs = read_records(paths, stored_lines=set(stored["line_id"]) if stored is not None else None)
-    if len(recs.rejects) and rejects_path is not None:
-        write_rejects(recs.rejects, rejects_path)
     if recs.stored == 0:
-        where = f"; see {rejects_path}" if len(recs.rejects) and rejects_path else ""
+        where = ""
+        if len(recs.rejects) and rejects_path is not None:
+            where = f"; see {write_rejects(recs.rejects, rejects_path)}"
         raise InputError(f"nothing usable in {', '.join(Path(p).name for p in paths)}: {recs.rows_read} rows read, "
                          f"{len(recs.rejects)} faults{where}; expected valid county-lines records", param="file")
     store_records(store, recs, files=[Path(p).name for p in paths])
+    if len(recs.rejects) and rejects_path is not None:
+        write_rejects(recs.rejects, rejects_path)
     return recs
 
 
