@@ -116,12 +116,11 @@ def run_dask(work: Path, files: list[Path], workers: int) -> dict:
     if not (root / "catalogue.json").exists():
         raise SystemExit("the dask path reads the embedded store: run the embedded path first")
     lay = layers()
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, memory_limit="3GB", dashboard_address=None)
-    client = Client(cluster)
     flat = {}
-    try:
-        for months in (3, 6, 12):
-            client.restart()
+    for months in (3, 6, 12):  # a fresh cluster each time, so each worker peak is that run's own
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, memory_limit="3GB", dashboard_address=None)
+        client = Client(cluster)
+        try:
             t = time.perf_counter()
             out = aggregate_store(root, "ward", lay, months=(dt.date(2019, 1, 1), dt.date(2019, months, 1)),
                                   client=client)
@@ -129,9 +128,9 @@ def run_dask(work: Path, files: list[Path], workers: int) -> dict:
             worker_peak = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
             flat[months] = {"seconds": seconds, "worker_peak_mb": max(worker_peak.values()),
                             "workers_total_mb": sum(worker_peak.values()), "total": int(out["count"].sum())}
-    finally:
-        client.close()
-        cluster.close()
+        finally:
+            client.close()
+            cluster.close()
     year = flat[12]
     return {"rows": year["total"], "seconds": year["seconds"], "extra_mb": year["workers_total_mb"],
             "flat": {k: round(v["worker_peak_mb"]) for k, v in flat.items()}, "total": year["total"]}
