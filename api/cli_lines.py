@@ -21,6 +21,7 @@ from boundaries.lookups import rail_stations
 from data.countylines import (
     TABLES,
     area_hierarchy,
+    colocation_table,
     destination_geometries,
     load_network,
     load_records,
@@ -107,7 +108,17 @@ def summarise(store, *, seed: int = 0, top: int = 10) -> dict:
         "central_nodes": central.head(top).to_dict("records"),
         "active_per_month": active.assign(month=active["month"].astype(str)).to_dict("records"),
         "seed": seed,
+        "colocation": _colocation(store, seed, top),
     })
+
+
+def _colocation(store, seed: int, top: int) -> list[dict] | None:
+    """Drugs / Possession of weapons beside the top destination wards, when offences and wards are loaded."""
+    t = colocation_table(store, level="ward", seed=seed)
+    if t is None:
+        return None
+    keep = t.drop_duplicates("code")["code"].head(top)
+    return t[t["code"].isin(keep)].to_dict("records")
 
 
 def _json_safe(v):
@@ -173,6 +184,14 @@ def summary_cmd(
         out.print(t)
     else:
         out.print(t.title)
+    if s["colocation"]:
+        t = Table(title="Offences at destination wards (police.uk has no knife-crime category: Possession of "
+                        "weapons is the nearest), with Gi* class")
+        for c in ("code", "name", "lines", "crime type", "count", "Gi* class"):
+            t.add_column(c)
+        for r in s["colocation"]:
+            t.add_row(r["code"], r["name"], str(r["lines"]), r["crime_type"], str(r["count"]), r["class"])
+        out.print(t)
     if s["active_per_month"]:
         peak = max(s["active_per_month"], key=lambda r: r["lines"])
         last = s["active_per_month"][-1]

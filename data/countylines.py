@@ -40,9 +40,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 
 from boundaries.forces import find_force
 from boundaries.lookups import area_names, code_level, lad_to_csp_pfa, rail_stations, ward_to_lad
+from data.aggregate import area_counts, study_area
 from data.store import Store
-from geo.countylines import build_graph
+from geo.countylines import build_graph, colocation, lines_per_destination
 from geo.errors import InputError, NotFoundError
+from geo.gistar import counts_on_study_area, gistar, gistar_frame
+from geo.weights import queen_weights
 
 KINDS = ("lines", "destinations", "links", "stations")
 TABLES = {k: f"countylines_{k}" for k in KINDS}
@@ -599,3 +602,38 @@ def load_network(store: Store):
     graph = build_graph(recs.lines, recs.destinations, recs.links, recs.stations)
     graph.graph["synthetic"] = bool(recs.synthetic or is_synthetic(store))
     return graph, recs
+
+
+#: the offence types set beside county-lines destinations (police.uk has no "knife crime" category: Possession
+#: of weapons is the nearest)
+COLOCATION_TYPES = ("Drugs", "Possession of weapons")
+
+
+def colocation_table(store: Store, *, level: str = "ward", months=None, seed: int = 0) -> pd.DataFrame | None:
+    """Per destination area (rolled to ``level``): its lines, Drugs and Possession of weapons counts, and their Gi*
+    class on the ``level`` layer's study area (queen contiguity, analytical p with BH; ``too_few_events`` where Gi*
+    refuses). None when the layer or the offences it needs are not in the store."""
+    layer = store.read_layer(level)
+    if layer is None or not len(layer):
+        return None
+    graph, _ = load_network(store)
+    dests = lines_per_destination(graph, level=level, hierarchy=area_hierarchy())
+    try:
+        area = set(study_area(store, level, months))
+    except InputError:
+        return None
+    poly = layer[layer["code"].isin(area)].drop_duplicates("code").reset_index(drop=True)
+    if len(poly) < 2:
+        return None
+    weights = queen_weights(poly)
+    counts, classes = [], []
+    for t in COLOCATION_TYPES:
+        c = area_counts(store, level, months=months, crime_types=[t], by_month=False)
+        counts.append(c.assign(crime_type=t))
+        y = counts_on_study_area(c.set_index("code")["count"], poly["code"])
+        try:
+            k = gistar_frame(gistar(y.to_numpy(), weights, permutations=0, seed=seed), poly["code"])[["code", "class"]]
+        except InputError:
+            k = pd.DataFrame({"code": poly["code"], "class": "too_few_events"})
+        classes.append(k.assign(crime_type=t))
+    return colocation(dests, pd.concat(counts, ignore_index=True), pd.concat(classes, ignore_index=True))

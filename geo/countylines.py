@@ -630,3 +630,41 @@ def _unify_types(records: list[dict]) -> None:
     for d in records:
         for k in mixed & d.keys():
             d[k] = str(d[k])
+
+
+def colocation(destinations: pd.DataFrame, counts: pd.DataFrame, classes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Destination areas beside their offence counts and hot-spot classes, one row per area and crime type.
+
+    Parameters
+    ----------
+    destinations : DataFrame
+        ``code, name, lines`` (e.g. :func:`lines_per_destination` at the level the counts are at).
+    counts : DataFrame
+        ``code, crime_type, count`` for the same level.
+    classes : DataFrame, optional
+        ``code, crime_type, class`` (Gi* classes); missing classes come out as ``not_computed``.
+
+    Returns
+    -------
+    DataFrame
+        ``code, name, lines, crime_type, count, class``, most lines first (a destination without offences of a
+        type has count 0).
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"code": ["W1", "W2"], "name": ["A", "B"], "lines": [3, 1]})
+    >>> c = pd.DataFrame({"code": ["W1"], "crime_type": ["Drugs"], "count": [12]})
+    >>> k = pd.DataFrame({"code": ["W1", "W2"], "crime_type": ["Drugs"] * 2, "class": ["hot_95", "not_significant"]})
+    >>> colocation(d, c, k)[["code", "count", "class"]].values.tolist()
+    [['W1', 12, 'hot_95'], ['W2', 0, 'not_significant']]
+    """
+    types = sorted(set(counts["crime_type"]) | (set(classes["crime_type"]) if classes is not None else set()))
+    grid = destinations[["code", "name", "lines"]].merge(pd.DataFrame({"crime_type": types}), how="cross")
+    out = grid.merge(counts[["code", "crime_type", "count"]], on=["code", "crime_type"], how="left")
+    out["count"] = out["count"].fillna(0).astype(int)
+    if classes is not None:
+        out = out.merge(classes[["code", "crime_type", "class"]], on=["code", "crime_type"], how="left")
+    else:
+        out["class"] = None
+    out["class"] = out["class"].fillna("not_computed")
+    return out.sort_values(["lines", "code", "crime_type"], ascending=[False, True, True], ignore_index=True)

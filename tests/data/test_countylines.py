@@ -237,3 +237,27 @@ def test_demo_csvs_are_readable_county_lines_files(tmp_path):
     assert [p.name for p in paths] == ["lines.csv", "destinations.csv", "links.csv", "stations.csv"]
     recs = dcl.read_records(paths)
     assert len(recs.rejects) == 0 and len(recs.lines) == 76 and recs.synthetic
+
+
+def test_colocation_with_real_offences_and_wards(store, shared_data):
+    from data.ingest import ingest
+
+    ingest(store, [shared_data / "crime/street/west-mercia/2019-01-west-mercia-street.csv.gz"])
+    load_demo_lines(store, seed=5)
+    assert dcl.colocation_table(store) is None  # no ward layer loaded
+    from boundaries.layers import read_boundary_file
+    from data.ingest import reassign_all
+
+    layer, meta = read_boundary_file(shared_data / "boundaries/wards/wards_dec2019_west_mercia.geojson", "ward")
+    store.save_layer("ward", layer, meta, reassign_all(store, ("ward", layer, meta)))
+    t = dcl.colocation_table(store)
+    assert set(t["crime_type"]) == {"Drugs", "Possession of weapons"}
+    assert t["code"].nunique() == len(t) // 2
+    counts = store.read_assignment(levels=["ward"])
+    offences = store.read_offences(columns=["offence_id", "crime_type"])
+    drugs = counts.merge(offences, on="offence_id")
+    code = t["code"].iloc[0]
+    want = int(((drugs["ward"] == code) & (drugs["crime_type"] == "Drugs")).sum())
+    assert int(t[(t["code"] == code) & (t["crime_type"] == "Drugs")]["count"].iloc[0]) == want
+    assert set(t["class"]) <= {"hot_99", "hot_95", "hot_90", "cold_99", "cold_95", "cold_90", "not_significant",
+                               "not_computed", "too_few_events"}
