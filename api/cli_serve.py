@@ -1,1 +1,149 @@
-"""``crimemap serve`` and ``crimemap demo`` (issue 7)."""
+"""``crimemap serve`` and ``crimemap demo``: run the web service on a store, or build the bundled demo store
+(real West Mercia months, 2019 wards, approximate parishes, synthetic county lines) and serve it."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from importlib import resources
+from pathlib import Path
+
+import typer
+
+from api.cli import StoreOption, app
+from api.console import err, out
+
+DEMO_MONTHS = ("2018-10", "2018-11", "2018-12", "2019-01")
+DEMO_LAYERS = {"ward": "wards_dec2019_west_mercia.geojson.gz", "parish": "par_oa_dissolved_west_mercia.geojson.gz"}
+DEMO_FORCE = "west-mercia"
+TOKENS_NAME = "demo-tokens.toml"
+#: what the demo's neighbourhood token may see: Telford & Wrekin
+DEMO_SCOPE = ["E06000020"]
+
+
+def demo_dir() -> Path:
+    """The bundled demo files (package data)."""
+    return Path(str(resources.files("data") / "demo"))
+
+
+def default_demo_store() -> str:
+    """The demo's own store: a directory under the user data dir, never the user's store."""
+    import platformdirs
+
+    return str(Path(platformdirs.user_data_dir("crimemap")) / "demo-store")
+
+
+def build_demo(store) -> list[str]:
+    """Load whatever of the demo is not in ``store`` yet (idempotent); returns what was done."""
+    from boundaries.layers import read_boundary_file
+    from data.ingest import ingest, reassign_all
+
+    done = []
+    src = demo_dir()
+    cov = store.coverage()
+    have = {(f, m.strftime("%Y-%m")) for f, m in zip(cov["force"], cov["month"], strict=True)} if len(cov) else set()
+    missing = [m for m in DEMO_MONTHS if (DEMO_FORCE, m) not in have]
+    if missing:
+        files = [src / f"{m}-{DEMO_FORCE}-street.csv.gz" for m in missing]
+        rep = ingest(store, [str(f) for f in files])
+        done.append(f"ingested {rep.total('stored')} offences ({', '.join(missing)})")
+    layers = store.layers()
+    for level, name in DEMO_LAYERS.items():
+        if layers.get(level, {}).get("source") == name:
+            continue
+        layer, meta = read_boundary_file(src / name, level)
+        store.save_layer(level, layer, meta, reassign_all(store, (level, layer, meta)))
+        done.append(f"loaded {meta['features']} {level} boundaries")
+    try:
+        from data.countylines import stored_records
+        from data.demo_lines import load_demo_lines
+    except ImportError:  # county-lines modules not installed: the demo still serves crime data
+        return done
+    if stored_records(store) is None:
+        recs = load_demo_lines(store)
+        done.append(f"loaded {len(recs.lines)} synthetic county lines")
+    return done
+
+
+def demo_tokens(store_location: str) -> tuple[Path, dict[str, str]]:
+    """Fresh demo tokens, one per role (only their hashes are written), beside the demo store."""
+    from api.auth import ROLES, write_tokens
+
+    base = Path(store_location) if "://" not in store_location else Path(default_demo_store()).parent
+    tokens = {role: secrets.token_urlsafe(18) for role in ROLES}
+    path = write_tokens(base / TOKENS_NAME, {t: (role, DEMO_SCOPE if role == "neighbourhood" else None)
+                                             for role, t in tokens.items()})
+    return path, tokens
+
+
+def _serve(settings, *, warm: list[str] = ()) -> None:
+    import uvicorn
+
+    from api.app import create_app
+
+    web = create_app(settings)
+    if warm:
+        threading.Thread(target=_warm, args=(web, warm), daemon=True).start()
+    uvicorn.run(web, host=settings.host, port=settings.port, log_level="warning")
+
+
+def _warm(web, paths: list[str]) -> None:
+    """Fill the aggregate caches in the background so the first visitors do not wait."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(web) as c:
+        for p in paths:
+            try:
+                c.get(p)
+            except Exception:  # noqa: BLE001 - warming is best effort
+                pass
+
+
+@app.command("serve")
+def serve_cmd(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    tokens: Path | None = typer.Option(None, "--tokens", help="TOML/JSON file of hashed tokens (role, scope).",
+                                       envvar="CRIMEMAP_TOKENS_FILE"),
+    store: str | None = StoreOption,
+) -> None:
+    """Serve a store over HTTP: GeoJSON, vector tiles, maps, briefings, exports (OpenAPI at /docs)."""
+    from api.settings import Settings
+    from data.store import default_store_location
+
+    settings = Settings(store=store or default_store_location(), host=host, port=port, tokens_file=tokens)
+    err.print(f"serving {settings.store} on http://{host}:{port}/ (API docs at /docs)", markup=False)
+    _serve(settings)
+
+
+@app.command("demo")
+def demo_cmd(
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    no_serve: bool = typer.Option(False, "--no-serve", help="Build the demo store and stop."),
+    store: str | None = typer.Option(None, "--store", help="Store to build the demo in (default: the demo's own "
+                                     "store under the user data dir, not $CRIMEMAP_STORE)."),
+) -> None:
+    """Build the bundled demo (real West Mercia data, synthetic county lines) in its own store, then serve it."""
+    from api.settings import Settings
+    from data.store import open_store
+
+    location = store or default_demo_store()
+    st = open_store(location)
+    for line in build_demo(st) or ["demo store already complete"]:
+        err.print(f"demo: {line}", markup=False)
+    err.print(f"demo store: {st.location}", markup=False)
+    if no_serve:
+        return
+    path, tokens = demo_tokens(location)
+    base = f"http://{host}:{port}"
+    out.print(f"crimemap demo on {base}/  (API docs {base}/docs)", markup=False)
+    out.print(f"  public parish search  {base}/?q=Wellington", markup=False)
+    out.print(f"  public parish page    {base}/maps/parish/E04000947", markup=False)
+    out.print(f"  analyst hot spots     {base}/maps/hotspots", markup=False)
+    out.print(f"  neighbourhood page    {base}/maps/area/ward/E05009967", markup=False)
+    out.print(f"tokens (hashed in {path}; send as 'Authorization: Bearer TOKEN'):", markup=False)
+    for role, t in tokens.items():
+        out.print(f"  {role:<14} {t}", markup=False)
+    settings = Settings(store=location, host=host, port=port, tokens_file=path, demo=True)
+    _serve(settings, warm=["/areas/ward", "/areas/parish", "/tiles/h3/12/2017/1356.mvt"])

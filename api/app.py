@@ -1,0 +1,72 @@
+"""The web service: ``create_app(settings)`` builds a FastAPI app from small router factories (titiler-style).
+
+No module-level state: the store, the tokens and the caches hang off ``app.state.services``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from api.auth import load_tokens
+from api.deps import LRU, Services
+from api.http_errors import error_body, install_error_handlers
+from api.routes_areas import areas_router
+from api.routes_countylines import countylines_router
+from api.routes_hotspots import hotspots_router
+from api.routes_meta import meta_router
+from api.routes_pages import pages_router
+from api.routes_tiles import tiles_router
+from api.settings import Settings
+from data.store import open_store
+
+STATIC = Path(__file__).resolve().parent / "static"
+#: npm packages served under /static/vendor/<package>/… (installed by scripts/setup from api/static/package.json)
+VENDOR = STATIC / "node_modules"
+log = logging.getLogger("crimemap.api")
+
+DESCRIPTION = """Crime counts per parish, ward, LSOA, local authority, CSP, force area and H3 cell from police.uk
+data, as GeoJSON, vector tiles, downloads, printable briefings and maps.
+
+Without a token you get the public (parish) view: counts below the threshold are suppressed (null with
+`suppressed: true`), no level finer than h3:8, no points, no hot-spot page and no county lines.
+Send `Authorization: Bearer <token>` for the analyst or neighbourhood views.
+
+Contains public sector information licensed under the Open Government Licence v3.0."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for ``settings`` (default: from the environment, ``CRIMEMAP_`` prefix)."""
+    settings = settings or Settings()
+    store = open_store(settings.store)
+    services = Services(settings=settings, store=store, tokens=load_tokens(settings.tokens_file),
+                        tiles=LRU(settings.tile_cache_size))
+    app = FastAPI(title="crimemap", version="0.1.0", description=DESCRIPTION)
+    app.state.services = services
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def limit_query(request: Request, call_next):
+        q = request.url.query
+        if len(q) > settings.max_query_length:
+            return JSONResponse(error_body(414, f"query string of {len(q)} characters; expected at most "
+                                                f"{settings.max_query_length}", "query",
+                                           expected=f"at most {settings.max_query_length} characters"),
+                                status_code=414)
+        return await call_next(request)
+
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    for router in (meta_router(), areas_router(), tiles_router(), hotspots_router(), countylines_router(),
+                   pages_router()):
+        app.include_router(router)
+    app.mount("/static/app", StaticFiles(directory=STATIC / "app"), name="static-app")
+    if VENDOR.is_dir():
+        app.mount("/static/vendor", StaticFiles(directory=VENDOR), name="static-vendor")
+    else:
+        log.warning("front-end assets missing (%s): run scripts/setup (npm install in api/static)", VENDOR)
+    return app

@@ -1,0 +1,72 @@
+"""Folium maps that work offline: Leaflet and the VectorGrid plugin come from the app's /static/vendor (npm
+packages installed at setup), never a CDN; crime layers are vector tiles fetched from the API, so the page
+stays small whatever the data size."""
+
+from __future__ import annotations
+
+import re
+
+import folium
+import geopandas as gpd
+from branca.element import MacroElement
+from folium.elements import JSCSSMixin
+from jinja2 import Template
+
+LEAFLET_JS = ("leaflet", "/static/vendor/leaflet/dist/leaflet.js")
+LEAFLET_CSS = ("leaflet_css", "/static/vendor/leaflet/dist/leaflet.css")
+VECTORGRID_JS = ("vectorgrid", "/static/vendor/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js")
+APP_JS = ("crimemap", "/static/app/crimemap.js")
+_EXTERNAL = re.compile(r"""<(script|link)[^>]+(src|href)=["']https?://""", re.I)
+
+
+class CrimeTiles(JSCSSMixin, MacroElement):
+    """A vector-tile layer of the crime API on the parent map (styled, with popups and attribution)."""
+
+    _template = Template("""{% macro script(this, kwargs) %}
+        crimemapTiles({{ this._parent.get_name() }}, {{ this.options|tojson }});
+    {% endmacro %}""")
+    default_js = [VECTORGRID_JS, APP_JS]
+
+    def __init__(self, url: str, layer: str, attribution: str):
+        super().__init__()
+        self._name = "CrimeTiles"
+        self.options = {"url": url, "layer": layer, "attribution": attribution}
+
+
+def offline_map(bounds: tuple[float, float, float, float], *, min_zoom: int = 7, max_zoom: int = 18) -> folium.Map:
+    """A Folium map with no basemap and no CDN assets, fitted to ``bounds`` (minx, miny, maxx, maxy)."""
+    m = folium.Map(location=[(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2], zoom_start=12,
+                   tiles=None, control_scale=True, min_zoom=min_zoom, max_zoom=max_zoom, prefer_canvas=False)
+    m.default_js = [LEAFLET_JS]
+    m.default_css = [LEAFLET_CSS]
+    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    return m
+
+
+def add_outline(m: folium.Map, shape: gpd.GeoDataFrame, name: str, *, tolerance: float = 0.0002) -> None:
+    """The area outline, simplified so the page stays small (the polygon is the only data inlined)."""
+    g = shape[["code", "name", "geometry"]].copy()
+    g["geometry"] = g.geometry.simplify(tolerance, preserve_topology=True)
+    folium.GeoJson(g.to_json(drop_id=True), name=name,
+                   style_function=lambda _: {"fill": False, "color": "#d7191c", "weight": 3},
+                   tooltip=folium.GeoJsonTooltip(fields=["name", "code"], aliases=["Area", "Code"])).add_to(m)
+
+
+def add_points(m: folium.Map, points, name: str) -> None:
+    """Top locations (analyst / neighbourhood pages only): a few numbered circle markers."""
+    fg = folium.FeatureGroup(name=name)
+    for i, r in enumerate(points.itertuples(index=False), start=1):
+        folium.CircleMarker([r.lat, r.lon], radius=6, color="#000000", weight=2, fill=True, fill_color="#fde725",
+                            fill_opacity=1, tooltip=f"{i}. {r.location}: {r.count}").add_to(fg)
+    fg.add_to(m)
+
+
+def render_parts(m: folium.Map) -> dict[str, str]:
+    """The map's <head> assets, its <div> and its script, to place inside a page template."""
+    fig = m.get_root()
+    fig.render()
+    parts = {"head": fig.header.render(), "html": fig.html.render(), "script": fig.script.render()}
+    for k, v in parts.items():
+        if _EXTERNAL.search(v):  # a new Folium default pointing at a CDN: refuse rather than ship it
+            raise RuntimeError(f"map {k} refers to an outside host; add a local asset for it")
+    return parts

@@ -1,0 +1,135 @@
+"""HTML pages: the search page, /maps/parish/{code} (public), /maps/area/{level}/{code} (neighbourhood),
+/maps/hotspots (analyst), /briefings/{level}/{code} and /reports/parish/{code} (printable)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse
+
+from api import maps
+from api.attribution import ATTRIBUTION_TEXT
+from api.auth import AuthError, Principal
+from api.deps import PrincipalDep, ServicesDep, check_code, level_for, require
+from api.pages import AreaView, area_view, environment, legend, trend_svg
+from api.responses import cache_headers, etagged
+from data import aggregate as agg
+from geo.record import POLYGON_LEVELS, month_label
+
+HTML = "text/html; charset=utf-8"
+CodePath = Annotated[str, PathParam(description="GSS code", examples=["E04011437"])]
+HS_LEGEND = [("#b2182b", "hot spot, 99 %"), ("#ef8a62", "hot spot, 95 %"), ("#fddbc7", "hot spot, 90 %"),
+             ("#f7f7f7", "not significant"), ("#d1e5f0", "cold spot, 90 %"), ("#67a9cf", "cold spot, 95 %"),
+             ("#2166ac", "cold spot, 99 %")]
+
+
+def _map_for(v: AreaView, tile_layer: str, *, points: bool = False) -> dict[str, str]:
+    m = maps.offline_map(v.bounds)
+    maps.CrimeTiles(f"/tiles/{tile_layer}/{{z}}/{{x}}/{{y}}.mvt", tile_layer, ATTRIBUTION_TEXT).add_to(m)
+    maps.add_outline(m, v.shape, v.name)
+    if points and v.locations is not None and len(v.locations):
+        maps.add_points(m, v.locations, "Top locations")
+    return maps.render_parts(m)
+
+
+def _in_scope(who: Principal, level: str, code: str, v: AreaView) -> None:
+    if who.scope is None:
+        return
+    near = {code} | {c["code"] for c in v.comparison}
+    if not near & set(who.scope):
+        raise AuthError(f"{level} {code} is outside this token's area scope ({', '.join(who.scope)})",
+                        param="code", status_code=403)
+
+
+def pages_router() -> APIRouter:
+    r = APIRouter(tags=["pages"])
+    env = environment()
+
+    def page(request: Request, who: Principal, max_age: int, template: str, **ctx):
+        body = env.get_template(template).render(**ctx).encode()
+        return etagged(request, body, HTML, cache_headers(who, max_age))
+
+    @r.get("/", response_class=HTMLResponse, summary="Find a parish by name")
+    def index(request: Request, sv: ServicesDep, who: PrincipalDep,
+              q: Annotated[str | None, Query(max_length=100, description="parish, ward or place name",
+                                             examples=["Wellington"])] = None):
+        results = None
+        if q is not None and q.strip():
+            results = agg.search_areas(sv.store, q, limit=50).to_dict("records")
+        months = agg.loaded_months(sv.store)
+        cov = f"{month_label(months[0])} to {month_label(months[-1])}" if months else "no months yet"
+        return page(request, who, sv.settings.cache_seconds, "index.html", title="Crime in your area", q=q,
+                    results=results, coverage=cov, map=None)
+
+    @r.get("/maps/parish/{code}", response_class=HTMLResponse, summary="Public parish page: map, trend, tables")
+    def parish_page(request: Request, code: CodePath, sv: ServicesDep, who: PrincipalDep):
+        v = area_view(sv, who, "parish", check_code(code), with_locations=False)
+        return page(request, who, sv.settings.cache_seconds, "area.html", title=f"Crime in {v.name}", v=v,
+                    map=_map_for(v, "parish"), chart=trend_svg(v.monthly, f"Offences per month in {v.name}"),
+                    legend=legend(v.breaks), tile_label="parish", public=who.audience == "parish",
+                    period=v.period, vintage=v.vintage)
+
+    @r.get("/maps/area/{level}/{code}", response_class=HTMLResponse,
+           summary="Neighbourhood team page: area, hot spots, top locations, downloads",
+           dependencies=[Depends(require("analyst", "neighbourhood"))])
+    def area_page(request: Request, level: str, code: CodePath, sv: ServicesDep, who: PrincipalDep):
+        lv = level_for(level, who)
+        if lv not in POLYGON_LEVELS:
+            from api.http_errors import BadParameter
+
+            raise BadParameter("level", level, ", ".join(POLYGON_LEVELS))
+        v = area_view(sv, who, lv, check_code(code), with_locations=True)
+        _in_scope(who, lv, code, v)
+        return page(request, who, 60, "area.html", title=f"{v.name}: neighbourhood view", v=v,
+                    map=_map_for(v, lv, points=True), chart=trend_svg(v.monthly, f"Offences per month in {v.name}"),
+                    legend=legend(v.breaks), tile_label=lv, public=False, period=v.period, vintage=v.vintage,
+                    marking="OFFICIAL")
+
+    @r.get("/briefings/{level}/{code}", response_class=HTMLResponse,
+           summary="Printable one-page briefing (HTML with print CSS)")
+    def briefing(request: Request, level: str, code: CodePath, sv: ServicesDep, who: PrincipalDep):
+        lv = level_for(level, who)
+        if lv not in POLYGON_LEVELS:
+            from api.http_errors import BadParameter
+
+            raise BadParameter("level", level, ", ".join(POLYGON_LEVELS))
+        v = area_view(sv, who, lv, check_code(code), with_locations=True)
+        _in_scope(who, lv, code, v)
+        return page(request, who, 60, "briefing.html", title=f"Crime briefing: {v.name}", v=v,
+                    map=_map_for(v, lv), chart=trend_svg(v.monthly, f"Offences per month in {v.name}"),
+                    legend=legend(v.breaks), purpose="One-page crime briefing for", period=v.period,
+                    vintage=v.vintage, marking="OFFICIAL")
+
+    @r.get("/reports/parish/{code}", response_class=HTMLResponse,
+           summary="Quarterly report for the parish-council meeting (printable)")
+    def parish_report(request: Request, code: CodePath, sv: ServicesDep, who: PrincipalDep):
+        v = area_view(sv, who, "parish", check_code(code), with_locations=False)
+        return page(request, who, sv.settings.cache_seconds, "briefing.html", title=f"Quarterly crime report: {v.name}",
+                    v=v, map=_map_for(v, "parish"), chart=trend_svg(v.monthly, f"Offences per month in {v.name}"),
+                    legend=legend(v.breaks), purpose="Quarterly report to the parish council of", period=v.period,
+                    vintage=v.vintage, marking="OFFICIAL")
+
+    @r.get("/maps/hotspots", response_class=HTMLResponse, summary="Analyst hot-spot map",
+           dependencies=[Depends(require("analyst"))])
+    def hotspots_page(request: Request, sv: ServicesDep, who: PrincipalDep):
+        from api.deps import Filters
+        from api.routes_hotspots import cached_hotspots
+        from data.countylines import is_synthetic
+
+        hot, hs_level = None, None
+        for lv in ("h3:9", "h3:8", "h3:10", "h3:7"):
+            g = cached_hotspots(sv, "gistar", lv, Filters())
+            if g is not None:
+                hot, hs_level = g.sort_values("z", ascending=False).head(15), lv
+                break
+        geom = agg.area_geometry(sv.store, "lad") if "ward" in sv.store.layers() else None
+        bounds = tuple(geom.total_bounds) if geom is not None and len(geom) else (-3.3, 51.9, -1.8, 53.0)
+        m = maps.offline_map(bounds)
+        maps.CrimeTiles("/tiles/h3/{z}/{x}/{y}.mvt", "h3", ATTRIBUTION_TEXT).add_to(m)
+        maps.CrimeTiles("/tiles/hotspots/{z}/{x}/{y}.mvt", "hotspots", "").add_to(m)
+        return page(request, who, 60, "hotspots.html", title="Hot spots", map=maps.render_parts(m), hot=hot,
+                    hs_level=hs_level, hs_legend=HS_LEGEND, synthetic=is_synthetic(sv.store), marking="OFFICIAL")
+
+    return r

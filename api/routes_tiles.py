@@ -1,0 +1,49 @@
+"""/tiles/{layer}/{z}/{x}/{y}.mvt: crime tiles cut from the same (suppressed where needed) aggregate tables."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Request, Response
+from fastapi import Path as PathParam
+
+from api.deps import FiltersDep, PrincipalDep, ServicesDep
+from api.http_errors import BadParameter
+from api.responses import cache_headers
+from api.tables import tile_source
+from api.tiles import LAYERS, MVT, check_tile, encode_tile, h3_resolution_for_zoom
+
+
+def tiles_router() -> APIRouter:
+    r = APIRouter(tags=["tiles"])
+
+    @r.get("/tiles/{layer}/{z}/{x}/{y}.mvt", summary="Mapbox vector tile of offences per area",
+           response_class=Response,
+           responses={200: {"content": {MVT: {}}, "description": "MVT; empty body for an empty tile"}})
+    def tile(request: Request,
+             layer: Annotated[str, PathParam(description=", ".join(LAYERS), examples=["h3"])],
+             z: Annotated[int, PathParam(description="zoom 0-18", examples=[12])],
+             x: Annotated[int, PathParam(examples=[2017])],
+             y: Annotated[int, PathParam(examples=[1356])],
+             sv: ServicesDep, who: PrincipalDep, f: FiltersDep) -> Response:
+        if layer not in LAYERS:
+            raise BadParameter("layer", layer, ", ".join(LAYERS), status_code=404)
+        t = check_tile(z, x, y)
+        public = who.audience == "parish"
+        if layer == "hotspots":
+            from api.routes_hotspots import hotspot_tile_source
+
+            level, src = hotspot_tile_source(sv, who, f, z)
+        else:
+            level = f"h3:{h3_resolution_for_zoom(z, public=public)}" if layer == "h3" else layer
+            src = None
+        key = ("tile", sv.store.generation, who.role, layer, level, f.key, z, x, y)
+        body = sv.tiles.get(key)
+        if body is None:
+            if src is None:
+                src = tile_source(sv, who, level, f)
+            body = sv.tiles.put(key, encode_tile(t, layer, src.frame, src.geoms, src.tree))
+        headers = {**cache_headers(who, sv.settings.cache_seconds), "X-Crimemap-Level": level}
+        return Response(body, media_type=MVT, headers=headers)
+
+    return r
