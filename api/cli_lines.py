@@ -58,15 +58,14 @@ def load_cmd(
 ) -> None:
     """Load county-lines records (replacing those stored); bad rows are listed and written to a reject file."""
     st = open_store(store)
-    reject_path = rejects or _default_reject_path(st)
     with progress("loading county lines", total=None):
-        recs = load_records(st, files, rejects_path=reject_path)
+        recs = load_records(st, files, rejects_path=rejects or (lambda: _default_reject_path(st)))
     for r in recs.rejects.sort_values(["file", "row"], kind="stable").head(_SHOWN_REJECTS).itertuples():
         err.print(f"rejected {r.file} row {r.row} {r.field}={r.value!r}: {r.reason}", markup=False)
     if len(recs.rejects):
         more = len(recs.rejects) - _SHOWN_REJECTS
         err.print(f"{len(recs.rejects)} rejected{f' ({more} more not shown)' if more > 0 else ''} written to "
-                  f"{reject_path}", markup=False)
+                  f"{recs.reject_file}", markup=False)
     counts = ", ".join(f"{len(getattr(recs, k))} {k}" for k in recs.kinds)
     err.print(f"stored {counts} in {st.location} ({recs.rows_read} rows read, {len(recs.rejects)} faults)"
               + (" [synthetic]" if recs.synthetic else ""), markup=False)

@@ -242,6 +242,7 @@ class CountyLines:
     rejects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
     kinds: tuple[str, ...] = KINDS
     rows_read: int = 0
+    reject_file: str | None = None
 
     @property
     def synthetic(self) -> bool:
@@ -446,24 +447,29 @@ def _frame(kind: str, recs: list[dict]) -> pd.DataFrame:
 
 # ---- storing ----------------------------------------------------------------------------------------------
 def load_records(
-    store: Store, paths: list[str | os.PathLike], *, rejects_path: str | os.PathLike | None = None
+    store: Store, paths: list[str | os.PathLike], *, rejects_path=None
 ) -> CountyLines:
     """Read, validate and store county-lines files; write the reject file when anything was rejected.
 
-    Raises :class:`InputError` (after writing the reject file) when no record at all is usable.
+    ``rejects_path`` is a path, or a callable giving one (asked only when there are rejects, after the store
+    write). Raises :class:`InputError` (after writing the reject file) when no record at all is usable.
     """
     stored = store.read_table(TABLES["lines"])
     recs = read_records(paths, stored_lines=set(stored["line_id"]) if stored is not None else None)
     if recs.stored == 0:
         where = ""
         if len(recs.rejects) and rejects_path is not None:
-            where = f"; see {write_rejects(recs.rejects, rejects_path)}"
+            where = f"; see {write_rejects(recs.rejects, _path(rejects_path))}"
         raise InputError(f"nothing usable in {', '.join(Path(p).name for p in paths)}: {recs.rows_read} rows read, "
                          f"{len(recs.rejects)} faults{where}; expected valid county-lines records", param="file")
     store_records(store, recs, files=[Path(p).name for p in paths])
     if len(recs.rejects) and rejects_path is not None:
-        write_rejects(recs.rejects, rejects_path)
+        recs.reject_file = str(write_rejects(recs.rejects, _path(rejects_path)))
     return recs
+
+
+def _path(p) -> Path:
+    return Path(p() if callable(p) else p)
 
 
 def store_records(store: Store, recs: CountyLines, *, files: list[str]) -> None:
