@@ -86,7 +86,7 @@ def _props(row: dict) -> dict:
             v = v.item()
         if v is None or (isinstance(v, float) and not math.isfinite(v)):
             continue
-        if k == "class":
+        if k == "class" and isinstance(v, float):
             v = int(v)
         elif isinstance(v, float):
             v = round(v, 3)
