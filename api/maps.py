@@ -16,6 +16,8 @@ LEAFLET_JS = ("leaflet", "/static/vendor/leaflet/dist/leaflet.js")
 LEAFLET_CSS = ("leaflet_css", "/static/vendor/leaflet/dist/leaflet.css")
 VECTORGRID_JS = ("vectorgrid", "/static/vendor/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js")
 APP_JS = ("crimemap", "/static/app/crimemap.js")
+#: Folium's viewport tag disables zooming (WCAG 1.4.4); the page template has its own
+_VIEWPORT = re.compile(r"<meta[^>]+name=[\"']viewport[\"'][^>]*>", re.I)
 _EXTERNAL = re.compile(r"""<(script|link)[^>]+(src|href)=["']https?://""", re.I)
 
 
@@ -65,7 +67,7 @@ def render_parts(m: folium.Map) -> dict[str, str]:
     """The map's <head> assets, its <div> and its script, to place inside a page template."""
     fig = m.get_root()
     fig.render()
-    parts = {"head": fig.header.render(), "html": fig.html.render(), "script": fig.script.render()}
+    parts = {"head": _VIEWPORT.sub("", fig.header.render()), "html": fig.html.render(), "script": fig.script.render()}
     for k, v in parts.items():
         if _EXTERNAL.search(v):  # a new Folium default pointing at a CDN: refuse rather than ship it
             raise RuntimeError(f"map {k} refers to an outside host; add a local asset for it")
