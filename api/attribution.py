@@ -10,3 +10,5 @@ KNIFE_NOTE = ("police.uk has no 'knife crime' category: the nearest are Possessi
               "sexual offences.")
 SYNTHETIC_NOTE = ("County lines shown here are SYNTHETIC demo data, generated from published aggregate facts; "
                   "they are not real intelligence.")
+#: the short form inside the map (the full notices are in every page footer)
+MAP_ATTRIBUTION = "Crime: police.uk, OGL v3.0 · Boundaries: ONS, © Crown copyright (OS) · Stations: ODbL"

@@ -29,10 +29,10 @@ class CrimeTiles(JSCSSMixin, MacroElement):
     {% endmacro %}""")
     default_js = [VECTORGRID_JS, APP_JS]
 
-    def __init__(self, url: str, layer: str, attribution: str):
+    def __init__(self, url: str, layer: str, attribution: str, *, pane: str | None = None):
         super().__init__()
         self._name = "CrimeTiles"
-        self.options = {"url": url, "layer": layer, "attribution": attribution}
+        self.options = {"url": url, "layer": layer, "attribution": attribution, "pane": pane}
 
 
 def offline_map(bounds: tuple[float, float, float, float], *, min_zoom: int = 7, max_zoom: int = 18) -> folium.Map:

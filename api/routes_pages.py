@@ -10,7 +10,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 
 from api import maps
-from api.attribution import ATTRIBUTION_TEXT
+from api.attribution import MAP_ATTRIBUTION
 from api.auth import AuthError, Principal
 from api.deps import PrincipalDep, ServicesDep, check_code, level_for, require
 from api.pages import AreaView, area_view, environment, legend, trend_svg
@@ -27,7 +27,7 @@ HS_LEGEND = [("#b2182b", "hot spot, 99 %"), ("#ef8a62", "hot spot, 95 %"), ("#fd
 
 def _map_for(v: AreaView, tile_layer: str, *, points: bool = False) -> dict[str, str]:
     m = maps.offline_map(v.bounds)
-    maps.CrimeTiles(f"/tiles/{tile_layer}/{{z}}/{{x}}/{{y}}.mvt", tile_layer, ATTRIBUTION_TEXT).add_to(m)
+    maps.CrimeTiles(f"/tiles/{tile_layer}/{{z}}/{{x}}/{{y}}.mvt", tile_layer, MAP_ATTRIBUTION).add_to(m)
     maps.add_outline(m, v.shape, v.name)
     if points and v.locations is not None and len(v.locations):
         maps.add_points(m, v.locations, "Top locations")
@@ -122,13 +122,14 @@ def pages_router() -> APIRouter:
         for lv in ("h3:9", "h3:8", "h3:10", "h3:7"):
             g = cached_hotspots(sv, "gistar", lv, Filters())
             if g is not None:
-                hot, hs_level = g.sort_values("z", ascending=False).head(15), lv
+                hot = g.sort_values("z", ascending=False).head(15).rename(columns={"class": "hs_class"})
+                hs_level = lv
                 break
         geom = agg.area_geometry(sv.store, "lad") if "ward" in sv.store.layers() else None
         bounds = tuple(geom.total_bounds) if geom is not None and len(geom) else (-3.3, 51.9, -1.8, 53.0)
         m = maps.offline_map(bounds)
-        maps.CrimeTiles("/tiles/h3/{z}/{x}/{y}.mvt", "h3", ATTRIBUTION_TEXT).add_to(m)
-        maps.CrimeTiles("/tiles/hotspots/{z}/{x}/{y}.mvt", "hotspots", "").add_to(m)
+        maps.CrimeTiles("/tiles/h3/{z}/{x}/{y}.mvt", "h3", MAP_ATTRIBUTION).add_to(m)
+        maps.CrimeTiles("/tiles/hotspots/{z}/{x}/{y}.mvt", "hotspots", "", pane="hotspots").add_to(m)
         return page(request, who, 60, "hotspots.html", title="Hot spots", map=maps.render_parts(m), hot=hot,
                     hs_level=hs_level, hs_legend=HS_LEGEND, synthetic=is_synthetic(sv.store), marking="OFFICIAL")
 

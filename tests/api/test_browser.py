@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.api.conftest import TELFORD_WARD, WELLINGTON_PARISH, ROLE_TOKEN  # noqa: E402
+from tests.api.conftest import ROLE_TOKEN, TELFORD_WARD, WELLINGTON_PARISH  # noqa: E402
 from tests.conftest import need  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -47,7 +47,13 @@
     var layers = {};
     var style = opts.layer === "hotspots" ? hotspotStyle : styleFor;
     layers[opts.layer] = function (props) { return style(props); };
+    var pane = "overlayPane";
+    if (opts.pane) {  // a pane of its own draws above the choropleth
+      if (!map.getPane(opts.pane)) { map.createPane(opts.pane).style.zIndex = 450; }
+      pane = opts.pane;
+    }
     var grid = L.vectorGrid.protobuf(opts.url, {
+      pane: pane,
       vectorTileLayerStyles: layers, interactive: true, maxNativeZoom: 18,
       getFeatureId: function (f) { return f.properties.code; },
       fetchOptions: {credentials: "same-origin"}
