@@ -24,7 +24,7 @@ def load_cmd(
     code_field: str | None = typer.Option(None, "--code-field", help="Field with the GSS code (detected if omitted)."),
     name_field: str | None = typer.Option(None, "--name-field", help="Field with the area name (detected if omitted)."),
     approximate: bool | None = typer.Option(None, "--approximate/--exact",
-                                            help="Flag the polygons as approximate (detected for the OA-built parishes)."),
+                                            help="Flag the polygons as approximate (detected for OA-built parishes)."),
     store: str | None = StoreOption,
 ) -> None:
     """Load a boundary layer; every stored offence is (re)assigned to it."""

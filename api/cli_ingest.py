@@ -26,7 +26,7 @@ def default_reject_path(store) -> Path:
 def ingest_cmd(
     paths: list[Path] = typer.Argument(..., help="police.uk CSV, .csv.gz, archive zip, folder, or 2011-format file."),
     replace: bool = typer.Option(False, "--replace", help="Replace the force-months in the input instead of adding."),
-    rejects: Path | None = typer.Option(None, "--rejects", help="Where to write rejected rows (CSV: file, line, reason)."),
+    rejects: Path | None = typer.Option(None, "--rejects", help="Reject file (CSV: file, line, reason)."),
     store: str | None = StoreOption,
 ) -> None:
     """Ingest police.uk offence files: every row is stored, a duplicate, or rejected with a reason."""
@@ -53,7 +53,7 @@ def ingest_cmd(
 
 @app.command("coverage")
 def coverage_cmd(
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of {force, month, stored, located, unlocated}."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: [{force, month, stored, located, unlocated}]."),
     store: str | None = StoreOption,
 ) -> None:
     """Which forces and months are stored: stored, located and unlocated rows per force and month."""

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 
 from geo.errors import InputError
@@ -144,7 +143,8 @@ def read_boundary_file(path: str | Path, level: str, *, code_field: str | None =
     if layer["code"].duplicated().any():  # a code split over several features: one multipolygon per code
         layer = layer.dissolve(by="code", aggfunc="first", as_index=False)[["code", "name", "geometry"]]
     if approximate is None:
-        approximate = level == "parish" and code_field == "id" and bool(name_field and name_field.upper().startswith("PAR"))
+        oa_built = code_field == "id" and bool(name_field and name_field.upper().startswith("PAR"))
+        approximate = level == "parish" and oa_built
     meta = {
         "level": level, "vintage": year, "source": p.name, "code_field": code_field, "name_field": name_field,
         "features": int(len(layer)), "repaired": repaired, "dropped_codes": dropped, "crs_in": crs_in,

@@ -297,6 +297,10 @@ def aggregate(store: Store, level: str, *, months: tuple[dt.date, dt.date] | Non
     geom = area_geometry(store, level) if h3_resolution(level) is None else None
     if fill and geom is not None and len(geom):
         table = _fill(table, geom["code"], by_month, by_type, sel_months)
+        if not by_type:
+            table["crime_type"] = type_label
+        if not by_month:
+            table["month"] = period
     if codes is not None:
         table = table[table["code"].isin(codes)]
     res = h3_resolution(level)
@@ -452,6 +456,19 @@ def _periods(all_months) -> dict[str, list]:
     return per
 
 
+def _period_tree(periods: dict[str, list]) -> dict[str, list[str]]:
+    """Each multi-month period and the periods it is the sum of, as a tree (quarter = its months; whole
+    period = its complete quarters + the other months), so differences such as whole − quarter = month
+    show up as a group of their own."""
+    quarters = {k: v for k, v in periods.items() if "-Q" in k}
+    tree = {k: [month_label(m) for m in v] for k, v in quarters.items()}
+    in_q = {m for v in quarters.values() for m in v}
+    for k, v in periods.items():
+        if ".." in k:
+            tree[k] = sorted(quarters) + [month_label(m) for m in v if m not in in_q]
+    return tree
+
+
 def _period_label(lo, hi, all_months) -> str:
     ms = [m for m in all_months if lo <= m <= hi]
     if not ms:
@@ -504,28 +521,51 @@ def _public_cube(store, level, threshold, forces):
             frames.append(agg)
     cube = pd.concat(frames, ignore_index=True)
     cube["count"] = cube["count"].astype(float)
-    sup = primary_suppression(cube["count"], threshold)
+    sup = primary_suppression(cube["count"], threshold) | _forced_by_children(store, level, cube, threshold, forces)
     # additive groups
     groups = [
         (cube["period"] + "|" + cube["crime_type"]).to_numpy(dtype=object),  # areas → level total
         np.where(cube["crime_type"] != ASB, cube["code"] + "|" + cube["period"], None),  # types → all crime
     ]
-    month_of = {month_label(m): month_label(m) for m in all_months}
-    for label, ms in periods.items():
-        if len(ms) > 1:
-            member = cube["period"].isin([month_label(m) for m in ms] + [label]).to_numpy()
-            groups.append(np.where(member, cube["code"] + "|" + cube["crime_type"] + "|" + label, None))
+    for label, children in _period_tree(periods).items():
+        member = cube["period"].isin(children + [label]).to_numpy()
+        groups.append(np.where(member, cube["code"] + "|" + cube["crime_type"] + "|" + label, None))
     parent = _parents(store, level, cube["code"])
     if parent is not None:
         groups.append(np.where(pd.notna(parent), parent.astype(str) + "|" + cube["period"] + "|" + cube["crime_type"],
                                None))
     cube["suppressed"] = complementary_suppression(cube["count"].to_numpy(), sup, groups)
-    del month_of
     return cube
 
 
+#: finer public levels whose areas add up (through the lookups or H3 parents) to an area of this level
+CHILD_LEVELS = {"lad": ("ward", "parish", "lsoa"), "csp": ("lad",), "pfa": ("csp",), "h3:7": ("h3:8",)}
+
+
+def _forced_by_children(store, level, cube, threshold, forces) -> np.ndarray:
+    """Cells of this level that must be hidden because a finer level's group under them has exactly one
+    hidden child (a lone child equals its parent, so showing the parent would show the child)."""
+    forced = np.zeros(len(cube), dtype=bool)
+    layers = store.layers()
+    key = cube["code"].astype(str) + "|" + cube["period"] + "|" + cube["crime_type"]
+    for child in CHILD_LEVELS.get(level, ()):
+        if child in ("ward", "parish") and child not in layers:
+            continue
+        cc = public_cube(store, child, threshold=threshold, forces=forces)
+        par = _parents(store, child, cc["code"])
+        ok = par.notna().to_numpy()
+        ck = (par.astype(str) + "|" + cc["period"] + "|" + cc["crime_type"])[ok]
+        hidden = pd.Series(cc["suppressed"].to_numpy()[ok]).groupby(ck.to_numpy()).sum()
+        forced |= key.isin(hidden.index[hidden == 1]).to_numpy()
+    return forced
+
+
 def _parents(store, level, codes: pd.Series):
-    """The parent area of each code whose total is published at a coarser level (LAD or H3 res 7)."""
+    """The parent area of each code whose total is published at a coarser level (LAD, CSP, PFA or H3 res 7)."""
+    if level in ("lad", "csp"):
+        chain = lookups.lad_to_csp_pfa(chain_vintage(store.layers()))
+        m = chain.drop_duplicates(level).set_index(level)["csp" if level == "lad" else "pfa"]
+        return codes.map(m)
     if level == "h3:8":
         return pd.Series(cells_to_parent(codes.where(~codes.isin(SPECIAL), None).to_numpy(), 7))
     if level in ("ward", "parish", "lsoa"):
@@ -623,9 +663,9 @@ def area_counts(store: Store, level: str, *, months: tuple[dt.date, dt.date] | N
     if forces:
         b = b[b["force"].isin(forces)]
     m = pd.to_datetime(b["month"]).dt.date
-    keep = _type_mask(b["crime_type"], _select_types(tuple(crime_types) if crime_types else None))
+    keep = np.array(_type_mask(b["crime_type"], _select_types(tuple(crime_types) if crime_types else None)))
     if months is not None:
-        keep &= ((m >= months[0]) & (m <= months[1])).to_numpy()
+        keep = keep & ((m >= months[0]) & (m <= months[1])).to_numpy()
     b = b[keep]
     keys = ["code", "month"] if by_month else ["code"]
     t = b.groupby(keys, observed=True)["count"].sum().reset_index()

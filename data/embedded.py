@@ -62,7 +62,9 @@ class EmbeddedStore(Store):
             raise InputError(f"store {self.root} is a file; expected a directory or a postgresql:// URL",
                              param="store")
         cat = self.root / "catalogue.json"
-        if self.root.exists() and any(self.root.iterdir()) and not cat.exists():
+        if self.root.exists() and not cat.exists() and any(
+            p.name not in ("rejects", ".lock") for p in self.root.iterdir()
+        ):
             raise InputError(f"store {self.root} is a non-empty directory without catalogue.json; expected a "
                              f"crimemap store or an empty directory", param="store")
 

@@ -25,15 +25,105 @@ def check_same_crs(a, b, what: str = "points and polygons") -> None:
     geo.errors.InputError: CRS mismatch between points and polygons: EPSG:4326 vs EPSG:27700; reproject one first
     """
     if a.crs != b.crs:
-        name = (lambda c: c.to_string() if c is not None else "no CRS")
-        raise InputError(f"CRS mismatch between {what}: {name(a.crs)} vs {name(b.crs)}; reproject one first")
+        na, nb = (c.to_string() if c is not None else "no CRS" for c in (a.crs, b.crs))
+        raise InputError(f"CRS mismatch between {what}: {na} vs {nb}; reproject one first")
 
 
-def points_to_areas(points, polygons, codes) -> np.ndarray:
+def distinct_xy(x, y) -> tuple[np.ndarray, np.ndarray]:
+    """Number the distinct (x, y) pairs (bit for bit, so 0.0 and -0.0 differ) in order of first appearance.
+
+    Returns ``(codes, first)``: ``codes[i]`` is pair ``i``'s number and ``first[j]`` the position of the first pair
+    numbered ``j``. Hash-based (pandas factorize), linear in the number of pairs.
+
+    Examples
+    --------
+    >>> codes, first = distinct_xy([1.0, 2.0, 1.0, 1.0], [5.0, 5.0, 5.0, 6.0])
+    >>> codes.tolist(), first.tolist()
+    ([0, 1, 0, 2], [0, 1, 3])
+    """
+    bx = np.ascontiguousarray(x, dtype=np.float64).view(np.int64)
+    by = np.ascontiguousarray(y, dtype=np.float64).view(np.int64)
+    if not len(bx):
+        return np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    cx, _ = pd.factorize(bx)
+    cy, _ = pd.factorize(by)
+    codes, _ = pd.factorize(cx.astype(np.int64) * (int(cy.max()) + 1) + cy)
+    # factorize numbers pairs in order of first appearance: a pair is new where its code exceeds all before it
+    first = np.flatnonzero(np.r_[True, codes[1:] > np.maximum.accumulate(codes)[:-1]])
+    return codes.astype(np.intp, copy=False), first
+
+
+def distinct_points(points) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct located points of ``points`` and where each point is among them.
+
+    police.uk snaps every offence to one of a fixed set of points, so a month of a force has several offences per
+    point: whatever depends only on the location (point-in-polygon, H3 cell) is computed once per distinct point
+    and mapped back through ``inverse``.
+
+    Returns ``(missing, distinct, inverse)``: ``missing`` marks the None or empty geometries; ``distinct`` holds
+    one geometry per distinct (x, y) of the others; ``inverse[i]`` is point ``i``'s index into ``distinct``
+    (-1 where missing). Geometries other than 2-D points with finite coordinates are not merged: each is its own.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> pts = [shapely.Point(1, 2), None, shapely.Point(3, 4), shapely.Point(1, 2)]
+    >>> missing, distinct, inverse = distinct_points(pts)
+    >>> missing.tolist(), [g.wkt for g in distinct], inverse.tolist()
+    ([False, True, False, False], ['POINT (1 2)', 'POINT (3 4)'], [0, -1, 1, 0])
+    """
+    geoms = np.asarray(getattr(points, "values", points), dtype=object)
+    if geoms.ndim != 1:
+        geoms = geoms.ravel()
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    idx = np.flatnonzero(~missing)
+    inverse = np.full(len(geoms), -1, dtype=np.intp)
+    located = geoms[idx]
+    if not len(idx):
+        return missing, located, inverse
+    xy = shapely.get_coordinates(located)
+    simple = (len(xy) == len(idx) and bool((shapely.get_type_id(located) == 0).all())
+              and bool(np.isfinite(xy).all()) and not bool(shapely.has_z(located).any()))
+    if not simple:  # anything but plain 2-D points: no merging
+        inverse[idx] = np.arange(len(idx))
+        return missing, located, inverse
+    codes, first = distinct_xy(xy[:, 0], xy[:, 1])
+    inverse[idx] = codes
+    return missing, located[first], inverse
+
+
+def distinct_areas(distinct, polygons, codes) -> np.ndarray:
+    """Code of the polygon each of ``distinct`` (located geometries) lies within, ``"outside"`` when none.
+
+    One vectorised STRtree query; a point within two overlapping polygons goes to the first.
+    """
+    out = np.full(len(distinct), OUTSIDE, dtype=object)
+    if len(polygons) and len(distinct):
+        tree = shapely.STRtree(np.asarray(getattr(polygons, "values", polygons)))
+        src, tgt = tree.query(np.asarray(distinct, dtype=object), predicate="within")
+        # first polygon per point (lowest polygon index) so overlaps cannot double count
+        order = np.lexsort((tgt, src))
+        src, tgt = src[order], tgt[order]
+        first = np.r_[True, src[1:] != src[:-1]] if len(src) else np.array([], dtype=bool)
+        codes = np.asarray(codes, dtype=object)
+        out[src[first]] = codes[tgt[first]]
+    return out
+
+
+def spread(values: np.ndarray, missing: np.ndarray, inverse: np.ndarray) -> np.ndarray:
+    """Per-point values from per-distinct-point ``values``; ``"unlocated"`` where the point is missing."""
+    out = np.full(len(inverse), UNLOCATED, dtype=object)
+    ok = ~missing
+    out[ok] = np.asarray(values, dtype=object)[inverse[ok]]
+    return out
+
+
+def points_to_areas(points, polygons, codes, *, dedupe: bool = True) -> np.ndarray:
     """Code of the polygon each point lies within (``"outside"`` when none, ``"unlocated"`` for a missing point).
 
     A point on a shared edge lies within no polygon (as ``geopandas.sjoin(predicate="within")``); a point
-    within two overlapping polygons goes to the first, so every point is counted exactly once.
+    within two overlapping polygons goes to the first, so every point is counted exactly once. Each distinct
+    point is looked up once (``dedupe=False`` looks up every point; the result is the same).
 
     Parameters
     ----------
@@ -53,21 +143,15 @@ def points_to_areas(points, polygons, codes) -> np.ndarray:
     ['A', 'B', 'outside', 'unlocated']
     """
     check_same_crs(points, polygons)
-    geoms = np.asarray(points.values, dtype=object)
-    missing = pd.isna(geoms) | np.array([g is None or g.is_empty for g in geoms], dtype=bool)
-    out = np.full(len(geoms), OUTSIDE, dtype=object)
-    out[missing] = UNLOCATED
-    if len(polygons) and (~missing).any():
-        tree = shapely.STRtree(np.asarray(polygons.values))
-        idx = np.flatnonzero(~missing)
-        src, tgt = tree.query(geoms[idx], predicate="within")
-        # first polygon per point (lowest polygon index) so overlaps cannot double count
-        order = np.lexsort((tgt, src))
-        src, tgt = src[order], tgt[order]
-        first = np.r_[True, src[1:] != src[:-1]] if len(src) else np.array([], dtype=bool)
-        codes = np.asarray(codes, dtype=object)
-        out[idx[src[first]]] = codes[tgt[first]]
-    return out
+    if dedupe:
+        missing, distinct, inverse = distinct_points(points)
+    else:
+        geoms = np.asarray(points.values, dtype=object)
+        missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+        distinct = geoms[~missing]
+        inverse = np.full(len(geoms), -1, dtype=np.intp)
+        inverse[~missing] = np.arange(len(distinct))
+    return spread(distinct_areas(distinct, polygons, codes), missing, inverse)
 
 
 def map_codes(codes, mapping: dict, *, keep=(OUTSIDE, UNLOCATED), missing=OUTSIDE) -> np.ndarray:
@@ -78,7 +162,12 @@ def map_codes(codes, mapping: dict, *, keep=(OUTSIDE, UNLOCATED), missing=OUTSID
     >>> map_codes(["w1", "w2", "outside", "zz"], {"w1": "L1", "w2": "L1"}).tolist()
     ['L1', 'L1', 'outside', 'outside']
     """
-    s = pd.Series(np.asarray(codes, dtype=object))
+    arr = np.asarray(codes, dtype=object)
+    if arr.ndim != 1:
+        arr = arr.ravel()
+    idx, uniq = pd.factorize(arr, use_na_sentinel=False)  # each distinct code is looked up once
+    s = pd.Series(np.asarray(uniq, dtype=object))
     mapped = s.map(mapping)
     mapped = mapped.where(~s.isin(keep), s)
-    return mapped.where(mapped.notna(), missing).to_numpy(dtype=object)
+    mapped = mapped.where(mapped.notna(), missing).to_numpy(dtype=object)
+    return mapped[idx] if len(arr) else np.empty(0, dtype=object)

@@ -48,3 +48,22 @@ def store_dir(tmp_path) -> Path:
     """An empty directory for an embedded store."""
     d = tmp_path / "store"
     return d
+
+
+@pytest.fixture(scope="session")
+def wm_store(tmp_path_factory, shared_data):
+    """An embedded store with the four real West Mercia months, 2019 wards and the approximate parishes.
+
+    Built once per session; tests must not write to it.
+    """
+    from boundaries.layers import read_boundary_file
+    from data.ingest import ingest, reassign_all
+    from data.store import open_store
+
+    st = open_store(tmp_path_factory.mktemp("wm") / "store")
+    for path, level in ((SHARED / "boundaries/wards/wards_dec2019_west_mercia.geojson", "ward"),
+                        (SHARED / "boundaries/parish/par_oa_dissolved_west_mercia.geojson", "parish")):
+        layer, meta = read_boundary_file(path, level)
+        st.save_layer(level, layer, meta, reassign_all(st, (level, layer, meta)))
+    ingest(st, sorted((STREET / "west-mercia").glob("*.csv.gz")))
+    return st

@@ -42,7 +42,8 @@ def test_cli_ingest_counts_idempotent_and_empty_file_exit_2(tmp_path, wm_month, 
     assert r.returncode == 0, r.stderr
     assert "10038 rows read = 10038 stored (10021 located, 17 unlocated) + 0 duplicates + 0 rejected" in r.stderr
     cov = coverage(store)
-    assert [(c["force"], c["month"], c["stored"], c["unlocated"]) for c in cov] == [("west-mercia", "2019-01", 10038, 17)]
+    got = [(c["force"], c["month"], c["stored"], c["unlocated"]) for c in cov]
+    assert got == [("west-mercia", "2019-01", 10038, 17)]
     r = run("ingest", wm_month, "--store", store)
     assert r.returncode == 0 and "0 stored" in r.stderr and "10038 duplicates" in r.stderr
     assert coverage(store) == cov
