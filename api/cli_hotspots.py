@@ -160,6 +160,54 @@ def _cell_area(store, level: str, codes) -> pd.Series:
     return pd.Series(_polygons(store, level, codes).to_crs("EPSG:27700").area.to_numpy() / 1e6, index=list(codes))
 
 
+def _events(store, level: str, months: list[dt.date], types) -> pd.DataFrame:
+    """Located offences of every type in ``months``: ``code, month, x, y`` (EPSG:27700) and ``selected`` (one of
+    ``types``), with ``code`` the cell at ``level`` as ``data.aggregate`` assigns it (H3 parent of the stored
+    res-10 cell, or the stored polygon assignment)."""
+    from geo.hexgrid import cells_to_parent
+    from geo.kde import lonlat_to_bng
+
+    o = store.read_offences(
+        months=(months[0], months[-1]), columns=["offence_id", "force", "month", "crime_type", "h3_10", "geometry"]
+    )
+    o = o[o.geometry.notna() & ~o.geometry.is_empty]
+    res = h3_resolution(level)
+    if res is not None:
+        cells = o["h3_10"].astype(object).to_numpy()
+        code = cells if res == 10 else cells_to_parent(cells, res)
+    else:
+        a = store.read_assignment(months=(months[0], months[-1]), levels=[level])
+        keys = ["force", "month", "offence_id"]
+        code = o[keys].merge(a[[*keys, level]], on=keys, how="left")[level].to_numpy()
+    xy = lonlat_to_bng(o.geometry.x.to_numpy(), o.geometry.y.to_numpy())
+    e = pd.DataFrame(
+        {
+            "code": code,
+            "month": _as_date(o["month"]).to_numpy(),
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            "selected": o["crime_type"].astype(str).isin(list(types)).to_numpy(),
+        }
+    )
+    e = e[e["code"].notna() & e["month"].isin(months)]
+    e["code"] = e["code"].astype(str)
+    return e[~e["code"].isin(["outside", "unlocated"])].reset_index(drop=True)
+
+
+def _samples_for(store, level: str, spacing: float):
+    """``codes -> (sample_xy, cell_index)`` integration points for the prospective KDE."""
+    from geo.prospective import h3_samples, polygon_samples
+
+    if h3_resolution(level) is not None:
+        return h3_samples
+
+    def polys(codes):
+        g = _polygons(store, level, codes).to_crs("EPSG:27700").geometry
+        return polygon_samples(g, float(np.clip(spacing / 10, 50.0, 250.0)))
+
+    return polys
+
+
 def _months_text(months: list[dt.date]) -> str:
     return month_label(months[0]) if len(months) == 1 else f"{month_label(months[0])}..{month_label(months[-1])}"
 
@@ -413,7 +461,13 @@ def evaluate_cmd(
     out_path: Path | None = typer.Option(None, "--out", help="CSV file for the table."),
     k: int = typer.Option(1, "--k", help="H3 k-ring size for Gi*."),
     bandwidth: float | None = typer.Option(
-        None, "--bandwidth", help="KDE bandwidth in metres (default 2 x cell spacing)."
+        None, "--bandwidth", help="KDE bandwidth in metres (default: chosen by rolling origin on the training months)."
+    ),
+    half_life: float | None = typer.Option(
+        None, "--half-life", help="KDE half-life in months with --bandwidth (default: no decay)."
+    ),
+    aux_weight: float = typer.Option(
+        0.0, "--aux-weight", help="KDE weight of the other offence types with --bandwidth (default 0)."
     ),
     store: str | None = StoreOption,
 ) -> None:
@@ -435,12 +489,20 @@ def evaluate_cmd(
     every = sorted(set(any_c["code"]))
     area = _cell_area(st, level, every)
     spacing = _spacing(st, level, every)
+    kde_params = None
+    if bandwidth is not None:
+        from geo.prospective import Params
+
+        if not bandwidth >= 0:
+            raise InputError(f"bandwidth {bandwidth!r} m is not usable; expected 0 or more metres", param="bandwidth")
+        kde_params = Params(float(bandwidth), float(half_life or np.inf), float(aux_weight), 0.0, 2 * spacing)
     scorers = make_scorers(
         lambda codes: _weights(st, level, list(codes), k),
-        lambda codes: _centroids_bng(st, level, list(codes)),
+        _samples_for(st, level, spacing),
         spacing,
+        _events(st, level, ms, types),
         k=k,
-        bandwidth=bandwidth,
+        kde_params=kde_params,
     )
     with progress("evaluating", total=1) as advance:
         r = backtest(c, any_c, scorers, area=area)
@@ -460,7 +522,15 @@ def evaluate_cmd(
             level,
             ms,
             types,
-            {"k": k, "kde_bandwidth_m": bandwidth or 2 * spacing, "tie_break": "score descending, then code ascending"},
+            {
+                "k": k,
+                "kde": kde_params.as_dict() if kde_params else "auto: rolling origin on the training months",
+                "kde_chosen": {
+                    month_label(m): {**p.as_dict(), "validation_pai_5": v}
+                    for m, (p, v) in getattr(scorers["kde"], "chosen", {}).items()
+                },
+                "tie_break": "score descending, then code ascending",
+            },
         )
         out_path.with_name(out_path.name + ".meta.json").write_text(json.dumps(meta, indent=2, default=str))
     t = Table(title=f"Hot-spot backtest at {level}: {crime_types_label(types)}")

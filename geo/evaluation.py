@@ -13,15 +13,13 @@ Methods
 ``gistar``
     Gi* z on the total count over the training months (k-ring, default k=1), see ``geo.gistar``.
 ``kde``
-    Count first, kernel density second: cells are ordered by their own training count and, among cells with
-    the same count, by the quartic kernel density at the cell centroid of the training counts (placed at the
-    cell centroids), bandwidth ``h = 2 x centre spacing`` of the grid (H3: ``2 sqrt(3) x mean edge length``,
-    about 700 m at res 9; polygon levels: ``2 x sqrt(mean cell area)``), or as given. The score is
-    ``count + 0.99 * density / max(density)``, so the density never overturns a whole offence.
-    Why: police.uk locations are snapped to a fixed set of anonymisation points, so a cell's own count is
-    very persistent; on the real West Mercia months pure smoothing at any bandwidth ranked worse than the
-    all-history count for all crime (it helps for dispersed types: burglary, vehicle crime, criminal damage),
-    while using the density to order the many cells with equal counts at the selection boundary helps.
+    Prospective (recency-weighted) kernel density, ``geo.prospective``: each training offence at its police.uk
+    location spreads its mass over the study-area cells with a quartic kernel in EPSG:27700 (mixed with a small
+    share of a wide kernel), weighted by an exponential decay in age and, for a selection of crime types, a
+    smaller weight for every other recorded offence; a cell's score is the mass integrated over it. Bandwidth,
+    half-life, other-type weight and wide share are chosen automatically by rolling-origin validation on the
+    training months only (PAI at 5 % on each training month from the months before it; a fixed grid and a
+    stated fallback with one training month, see ``geo.prospective``), or given.
 
 Ranking ties are broken deterministically: score descending, then code ascending (string order), for every
 method alike. Cells are taken in that order while the area taken stays within the share of the study area
@@ -44,7 +42,6 @@ import pandas as pd
 
 from geo.errors import InputError
 from geo.gistar import counts_on_study_area, gistar
-from geo.kde import kde_at
 
 METHODS = ("gistar", "kde", "naive_last_month", "naive_all_history")
 AREA_SHARES = (0.01, 0.05, 0.10)
@@ -177,28 +174,34 @@ def backtest(
     return pd.DataFrame(pd.concat(rows, ignore_index=True), columns=COLUMNS)
 
 
-def make_scorers(weights_for, centroids_for, spacing: float, *, k: int = 1, bandwidth: float | None = None) -> dict:
+def make_scorers(
+    weights_for, samples_for, spacing: float, events: pd.DataFrame | None = None, *, k: int = 1, kde_params=None
+) -> dict:
     """The four evaluation methods as scorers for :func:`backtest`.
 
     Parameters
     ----------
     weights_for : callable
         ``codes -> sparse binary weights`` among the study-area codes (``geo.weights``).
-    centroids_for : callable
-        ``codes -> (n, 2) EPSG:27700 centroids``.
+    samples_for : callable
+        ``codes -> (sample_xy, sample_cell_index)``: integration points of those cells in EPSG:27700
+        (``geo.prospective.h3_samples`` / ``polygon_samples``).
     spacing : float
-        Typical distance between neighbouring cell centres, metres (the KDE bandwidth rule uses it).
+        Typical distance between neighbouring cell centres, metres (scales the KDE bandwidth grid).
+    events : pandas.DataFrame, optional
+        Located offences ``code, month, x, y, selected`` (every type; ``selected`` marks the evaluated types),
+        for ``kde``; without them ``kde`` is left out.
     k : int
         k-ring passed to ``weights_for`` (H3).
-    bandwidth : float, optional
-        KDE bandwidth in metres (default ``2 x spacing``).
+    kde_params : geo.prospective.Params, optional
+        Fixed KDE parameters (default: chosen by rolling origin on the training months).
 
     Examples
     --------
     >>> sorted(make_scorers(None, None, 300.0))
-    ['gistar', 'kde', 'naive_all_history', 'naive_last_month']
+    ['gistar', 'naive_all_history', 'naive_last_month']
     """
-    h = float(bandwidth) if bandwidth else 2.0 * float(spacing)
+    from geo.prospective import ProspectiveKDE
 
     def total(tr, study):
         return counts_on_study_area(tr.groupby("code")["count"].sum(), study)
@@ -213,16 +216,9 @@ def make_scorers(weights_for, centroids_for, spacing: float, *, k: int = 1, band
         y = total(tr, study)
         return pd.Series(gistar(y.to_numpy(), weights_for(study), permutations=0).Zs, index=study)
 
-    def kde(tr, study, months):
-        y = total(tr, study)
-        xy = centroids_for(study)
-        dens = kde_at(xy, xy, bandwidth=h, kernel="quartic", weights=y.to_numpy())
-        top = dens.max()
-        return y + (0.99 * dens / top if top > 0 else 0.0)
-
-    return {
-        "gistar": gistar_z,
-        "kde": kde,
-        "naive_last_month": naive_last_month,
-        "naive_all_history": naive_all_history,
-    }
+    scorers = {"gistar": gistar_z}
+    if events is not None:
+        scorers["kde"] = ProspectiveKDE(events, samples_for, spacing, kde_params)
+    scorers["naive_last_month"] = naive_last_month
+    scorers["naive_all_history"] = naive_all_history
+    return scorers
