@@ -14,13 +14,24 @@ Rules (DESIGN.md "Geography"):
 
 from __future__ import annotations
 
+import functools
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from boundaries import lookups
 from data.store import ASSIGNED_LEVELS
-from geo.assign import OUTSIDE, UNLOCATED, map_codes, points_to_areas
+from geo.assign import (
+    OUTSIDE,
+    UNLOCATED,
+    check_same_crs,
+    distinct_areas,
+    distinct_points,
+    map_codes,
+    points_to_areas,
+    spread,
+)
 
 DEFAULT_VINTAGE = 2019
 
@@ -30,6 +41,17 @@ def chain_vintage(layers_meta: dict) -> int:
     ward = layers_meta.get("ward")
     v = ward.get("vintage") if ward else None
     return int(v) if v in lookups.WARD_VINTAGES else DEFAULT_VINTAGE
+
+
+@functools.lru_cache(maxsize=8)
+def _lookup(name: str, vintage: int, key: str, value: str) -> dict:
+    """One ONS lookup as a dict, built once per process (the lookups themselves are cached, read-only tables)."""
+    if name == "unparished":
+        table = lookups.unparished_areas()
+    else:
+        table = {"lsoa11_to_ward": lookups.lsoa11_to_ward, "ward_to_lad": lookups.ward_to_lad,
+                 "lad_to_csp_pfa": lookups.lad_to_csp_pfa}[name](vintage)
+    return table.set_index(key)[value].to_dict()
 
 
 def assign_offences(offences: gpd.GeoDataFrame, layers: dict[str, tuple[gpd.GeoDataFrame, dict]]) -> pd.DataFrame:
@@ -47,7 +69,15 @@ def assign_offences(offences: gpd.GeoDataFrame, layers: dict[str, tuple[gpd.GeoD
             out[lv] = pd.Series([], dtype=object)
         return out
     pts = offences.geometry
-    located = pts.notna().to_numpy() & ~pts.is_empty.fillna(True).to_numpy()
+    # police.uk snaps offences to a fixed set of points: each layer is searched once per distinct point
+    missing, distinct, inverse = distinct_points(pts)
+    located = ~missing
+
+    def areas(level: str) -> np.ndarray:
+        poly, _ = layers[level]
+        check_same_crs(pts, poly.geometry)
+        return spread(distinct_areas(distinct, poly.geometry, poly["code"].to_numpy()), missing, inverse)
+
     vintage = chain_vintage({k: v[1] for k, v in layers.items()})
 
     lsoa = offences["lsoa11"].to_numpy(dtype=object).copy()
@@ -58,27 +88,24 @@ def assign_offences(offences: gpd.GeoDataFrame, layers: dict[str, tuple[gpd.GeoD
     lsoa = np.where(pd.isna(lsoa), np.where(located, OUTSIDE, UNLOCATED), lsoa)
     out["lsoa"] = lsoa
 
-    chain = lookups.lad_to_csp_pfa(vintage)
-    via_lsoa = lookups.lsoa11_to_ward(vintage).set_index("lsoa11")["lad"].to_dict()
+    via_lsoa = _lookup("lsoa11_to_ward", vintage, "lsoa11", "lad")
     lad_from_lsoa = map_codes(lsoa, via_lsoa)
     if "ward" in layers:
-        poly, _ = layers["ward"]
-        ward = points_to_areas(pts, poly.geometry, poly["code"].to_numpy())
-        lad = map_codes(ward, lookups.ward_to_lad(vintage).set_index("ward")["lad"].to_dict())
-        lad = np.where(np.isin(lad, [OUTSIDE]), lad_from_lsoa, lad)
+        ward = areas("ward")
+        lad = map_codes(ward, _lookup("ward_to_lad", vintage, "ward", "lad"))
+        lad = np.where(lad == OUTSIDE, lad_from_lsoa, lad)
         out["ward"] = ward
     else:
         out["ward"] = None
         lad = lad_from_lsoa
     lad = np.where(located, lad, UNLOCATED)
     out["lad"] = lad
-    out["csp"] = map_codes(lad, chain.set_index("lad")["csp"].to_dict())
-    out["pfa"] = map_codes(lad, chain.set_index("lad")["pfa"].to_dict())
+    out["csp"] = map_codes(lad, _lookup("lad_to_csp_pfa", vintage, "lad", "csp"))
+    out["pfa"] = map_codes(lad, _lookup("lad_to_csp_pfa", vintage, "lad", "pfa"))
 
     if "parish" in layers:
-        poly, _ = layers["parish"]
-        parish = points_to_areas(pts, poly.geometry, poly["code"].to_numpy())
-        ncp = lookups.unparished_areas().set_index("lad")["ncp"].to_dict()
+        parish = areas("parish")
+        ncp = _lookup("unparished", 0, "lad", "ncp")
         unparished = map_codes(lad, ncp)
         parish = np.where(parish == OUTSIDE, unparished, parish)
         out["parish"] = parish

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from data.assignment import assign_offences
@@ -104,17 +105,19 @@ def ingest(store: Store, paths, *, replace: bool = False, reject_path: str | Pat
                 if len(have):
                     sel = ((allnew["force"] == f) & (allnew["month"] == m)).to_numpy()
                     dup |= sel & allnew["offence_id"].isin(have).to_numpy()
+        per_file = np.bincount(allnew["_file"].to_numpy()[dup], minlength=len(reps))
         for i, rep in enumerate(reps):
-            mine = (allnew["_file"] == i).to_numpy()
-            rep.duplicates = int((mine & dup).sum())
+            rep.duplicates = int(per_file[i])
         new = allnew[~dup]
     else:
         new = allnew
     if len(new):
+        fidx = new["_file"].to_numpy()
+        stored = np.bincount(fidx, minlength=len(reps))
+        located = np.bincount(fidx[new.geometry.notna().to_numpy()], minlength=len(reps))
         for i, rep in enumerate(reps):
-            mine = new[new["_file"] == i]
-            rep.stored = len(mine)
-            rep.located = int(mine.geometry.notna().sum())
+            rep.stored = int(stored[i])
+            rep.located = int(located[i])
             rep.unlocated = rep.stored - rep.located
         new = gpd.GeoDataFrame(new.drop(columns=["_file", "source_line"]), geometry="geometry", crs="EPSG:4326")
     for rep in reps:

@@ -26,6 +26,7 @@ import pyproj
 import shapely
 
 from boundaries.forces import find_force
+from geo.assign import distinct_xy
 from geo.errors import InputError
 from geo.hexgrid import points_to_h3
 from geo.record import ASB, COLUMNS, CRIME_TYPES
@@ -234,14 +235,17 @@ def _common(name: str, d: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, has_xy
     reasons[bad_month] = "month '" + month[bad_month].str.slice(0, 20) + "' is not YYYY-MM"
 
     falls = d["Falls within"].str.strip()
-    forces = {v: find_force(v) for v in falls.unique()}
-    force_slug = falls.map(lambda v: forces[v].slug if forces[v] else None)
-    pfa = falls.map(lambda v: forces[v].pfa_code if forces[v] else None)
+    # one force-table look-up per distinct name, spread to the rows by position
+    fcode, fnames = pd.factorize(falls, use_na_sentinel=False)
+    forces = [find_force(v) for v in fnames]
+    force_slug = pd.Series(np.array([f.slug if f else None for f in forces], dtype=object)[fcode], index=d.index)
+    pfa = pd.Series(np.array([f.pfa_code if f else None for f in forces], dtype=object)[fcode], index=d.index)
     unknown_force = force_slug.isna() & (reasons == "")
     reasons[unknown_force] = "force '" + falls[unknown_force].str.slice(0, 40) + "' is not in the force table"
 
     unknown_type = crime_type.isna() & (reasons == "")
-    reasons[unknown_type] = "crime type '" + d["Crime type"][unknown_type].str.slice(0, 40) + "' is not a police.uk category"
+    reasons[unknown_type] = ("crime type '" + d["Crime type"][unknown_type].str.slice(0, 40)
+                             + "' is not a police.uk category")
     reasons[bad_xy & (reasons == "")] = "coordinates unparsable, half-missing or outside Britain"
 
     ok = (reasons == "").to_numpy()
@@ -266,9 +270,12 @@ def _common(name: str, d: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, has_xy
 
     located = has_xy[ok]
     geometry = np.full(len(located), None, dtype=object)
-    geometry[located] = shapely.points(lon[ok][located], lat[ok][located])
-    h3 = points_to_h3(lon[ok], lat[ok], 10)
-    h3 = np.where(located, h3, None)
+    x, y = lon[ok][located], lat[ok][located]
+    # police.uk snaps offences to a fixed set of points: one (immutable) Point and one H3 cell per distinct point
+    codes, first = distinct_xy(x, y)
+    geometry[located] = shapely.points(x[first], y[first])[codes]
+    h3 = np.full(len(located), None, dtype=object)
+    h3[located] = points_to_h3(x[first], y[first], 10)[codes]
     frame = pd.DataFrame({
         "offence_id": offence_id.to_numpy(dtype=object),
         "month": pd.to_datetime(month[ok] + "-01", format="%Y-%m-%d").to_numpy(),

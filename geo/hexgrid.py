@@ -7,9 +7,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo.assign import distinct_xy
+
 
 def points_to_h3(lon, lat, resolution: int) -> np.ndarray:
-    """H3 cell (string) of each lon/lat point; None where a coordinate is missing.
+    """H3 cell (string) of each lon/lat point; None where a coordinate is missing. Each distinct point is indexed once.
 
     Examples
     --------
@@ -20,8 +22,15 @@ def points_to_h3(lon, lat, resolution: int) -> np.ndarray:
     lat = np.asarray(lat, dtype=float)
     ok = np.isfinite(lon) & np.isfinite(lat)
     out = np.full(lon.shape, None, dtype=object)
+    if not ok.any():
+        return out
+    # police.uk snaps offences to a fixed set of points: index each distinct point once and map back
+    x, y = lon[ok], lat[ok]
+    codes, first = distinct_xy(x, y)
     f = h3.latlng_to_cell
-    out[ok] = [f(y, x, resolution) for x, y in zip(lon[ok].tolist(), lat[ok].tolist(), strict=True)]
+    cells = np.array([f(b, a, resolution) for a, b in zip(x[first].tolist(), y[first].tolist(), strict=True)],
+                     dtype=object)
+    out[ok] = cells[codes]
     return out
 
 
