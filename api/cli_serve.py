@@ -65,6 +65,38 @@ def build_demo(store) -> list[str]:
     return done
 
 
+#: the Gi* runs the demo caches so /maps/hotspots has hot spots out of the box (all crime, every loaded month,
+#: the permutations and seed the web layer looks up: ``api.routes_hotspots.DEFAULTS``)
+DEMO_HOTSPOT_LEVELS = ("h3:8", "h3:9")
+
+
+def warm_hotspots(location: str, levels=DEMO_HOTSPOT_LEVELS) -> list[str]:
+    """Run ``crimemap hotspots run --method gistar`` at each level (a cache hit when already done).
+
+    Goes through the command itself, so the cache key is exactly the one the command writes and the web layer
+    reads; its CSV goes in the demo store's folder. A failure is one line and the demo carries on without it.
+    """
+    from typer.main import get_command
+
+    from api.routes_hotspots import DEFAULTS
+
+    done = []
+    cmd = get_command(app)
+    base = Path(location) if "://" not in location else Path(default_demo_store()).parent
+    for level in levels:
+        out_file = base / f"demo-hotspots-{level.replace(':', '')}.csv"
+        args = ["hotspots", "run", "--method", "gistar", "--level", level, "--out", str(out_file),
+                "--permutations", str(DEFAULTS["permutations"]), "--seed", str(DEFAULTS["seed"]),
+                "--k", str(DEFAULTS["k"]), "--store", location]
+        try:
+            cmd.main(args=args, prog_name="crimemap", standalone_mode=False)
+            done.append(f"Gi* hot spots cached at {level}")
+        except Exception as e:  # noqa: BLE001 - the demo still serves crime maps without hot spots
+            done.append(f"Gi* hot spots at {level} not cached ({type(e).__name__}: {str(e)[:160]}); "
+                        f"the hot-spot map will say how to make them")
+    return done
+
+
 def demo_tokens(store_location: str) -> tuple[Path, dict[str, str]]:
     """Fresh demo tokens, one per role (only their hashes are written), beside the demo store."""
     from api.auth import ROLES, write_tokens
@@ -130,7 +162,7 @@ def demo_cmd(
 
     location = store or default_demo_store()
     st = open_store(location)
-    for line in build_demo(st) or ["demo store already complete"]:
+    for line in (build_demo(st) or ["demo store already complete"]) + warm_hotspots(str(st.location)):
         err.print(f"demo: {line}", markup=False)
     err.print(f"demo store: {st.location}", markup=False)
     if no_serve:
@@ -146,4 +178,8 @@ def demo_cmd(
     for role, t in tokens.items():
         out.print(f"  {role:<14} {t}", markup=False)
     settings = Settings(store=location, host=host, port=port, tokens_file=path, demo=True)
-    _serve(settings, warm=["/areas/ward", "/areas/parish", "/tiles/h3/12/2017/1356.mvt"])
+    _serve(settings, warm=["/areas/ward", "/areas/parish", "/tiles/h3/12/2017/1356.mvt", "/tiles/h3/8/125/84.mvt",
+                           "/tiles/parish/12/2017/1356.mvt", "/tiles/ward/12/2017/1356.mvt"])
+
+
+from api import cli_briefing  # noqa: E402,F401 - registers `crimemap briefing` (api.cli imports this module)

@@ -23,7 +23,7 @@ class LRU:
     """A small thread-safe LRU cache (tiles, frames) keyed by role, filters and store generation."""
 
     def __init__(self, size: int):
-        self.size, self._d, self._lock = size, OrderedDict(), Lock()
+        self.size, self._d, self._lock, self._making = size, OrderedDict(), Lock(), {}
 
     def get(self, key):
         with self._lock:
@@ -40,6 +40,24 @@ class LRU:
             while len(self._d) > self.size:
                 self._d.popitem(last=False)
         return value
+
+    def get_or_make(self, key, make):
+        """The cached value, or ``make()`` computed once however many requests ask at the same time.
+
+        A map page asks for a dozen tiles at once; without this each of them would build the same aggregate.
+        """
+        hit = self.get(key)
+        if hit is not None:
+            return hit
+        with self._lock:
+            lock = self._making.setdefault(key, Lock())
+        with lock:
+            hit = self.get(key)
+            if hit is None:
+                hit = self.put(key, make())
+        with self._lock:
+            self._making.pop(key, None)
+        return hit
 
 
 @dataclass

@@ -29,10 +29,25 @@ class CrimeTiles(JSCSSMixin, MacroElement):
     {% endmacro %}""")
     default_js = [VECTORGRID_JS, APP_JS]
 
-    def __init__(self, url: str, layer: str, attribution: str, *, pane: str | None = None):
+    def __init__(self, url: str, layer: str, attribution: str, *, pane: str | None = None, label: str | None = None):
         super().__init__()
         self._name = "CrimeTiles"
-        self.options = {"url": url, "layer": layer, "attribution": attribution, "pane": pane}
+        self.options = {"url": url, "layer": layer, "attribution": attribution, "pane": pane, "label": label}
+
+
+class CountyLines(JSCSSMixin, MacroElement):
+    """County-lines flows, destination areas and rail stations fetched from ``url`` (the analyst-only API),
+    each a switchable layer; a map note says so when the data are synthetic."""
+
+    _template = Template("""{% macro script(this, kwargs) %}
+        crimemapCountyLines({{ this._parent.get_name() }}, {{ this.options|tojson }});
+    {% endmacro %}""")
+    default_js = [APP_JS]
+
+    def __init__(self, url: str = "/countylines/flows"):
+        super().__init__()
+        self._name = "CountyLines"
+        self.options = {"url": url}
 
 
 def offline_map(bounds: tuple[float, float, float, float], *, min_zoom: int = 7, max_zoom: int = 18) -> folium.Map:
@@ -41,7 +56,9 @@ def offline_map(bounds: tuple[float, float, float, float], *, min_zoom: int = 7,
                    tiles=None, control_scale=True, min_zoom=min_zoom, max_zoom=max_zoom, prefer_canvas=False)
     m.default_js = [LEAFLET_JS]
     m.default_css = [LEAFLET_CSS]
-    m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    fit = folium.FitBounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    fit.options["animate"] = False  # an animated fit loads a whole set of tiles at the start zoom first
+    fit.add_to(m)
     return m
 
 
@@ -72,3 +89,49 @@ def render_parts(m: folium.Map) -> dict[str, str]:
         if _EXTERNAL.search(v):  # a new Folium default pointing at a CDN: refuse rather than ship it
             raise RuntimeError(f"map {k} refers to an outside host; add a local asset for it")
     return parts
+
+
+def static_svg_map(table: gpd.GeoDataFrame, code: str, *, width: int = 560, height: int = 400,
+                   colours: list[str], title: str) -> str:
+    """A self-contained SVG map (no scripts, no tiles): the areas of ``table`` around ``code`` in their colour
+    class, the area itself outlined — for briefings written to a file or printed to PDF."""
+    import math
+    from html import escape
+
+    import numpy as np
+    import shapely
+
+    area = table[table["code"] == code]
+    x0, y0, x1, y1 = area.total_bounds
+    pad_x, pad_y = (x1 - x0) * 0.25 + 0.002, (y1 - y0) * 0.25 + 0.002
+    box = (x0 - pad_x, y0 - pad_y, x1 + pad_x, y1 + pad_y)
+    near = table[table.geometry.notna().to_numpy() & table.intersects(shapely.box(*box)).to_numpy()]
+    k = math.cos(math.radians((box[1] + box[3]) / 2))
+    scale = min(width / ((box[2] - box[0]) * k), height / (box[3] - box[1]))
+    ox = (width - (box[2] - box[0]) * k * scale) / 2
+    oy = (height - (box[3] - box[1]) * scale) / 2
+
+    def path(geom) -> str:
+        geom = shapely.simplify(geom, 0.5 / scale)
+        parts = []
+        for poly in getattr(geom, "geoms", [geom]):
+            for ring in [poly.exterior, *poly.interiors]:
+                xy = np.asarray(ring.coords)
+                px = ox + (xy[:, 0] - box[0]) * k * scale
+                py = oy + (box[3] - xy[:, 1]) * scale
+                parts.append("M" + "L".join(f"{a:.1f},{b:.1f}" for a, b in zip(px, py, strict=True)) + "Z")
+        return "".join(parts)
+
+    out = [f'<svg class="static-map" viewBox="0 0 {width} {height}" role="img" aria-labelledby="smap-title">',
+           f'<title id="smap-title">{escape(title)}</title>',
+           f'<rect width="{width}" height="{height}" fill="#f2f2f2"/>']
+    classes = near["class"].to_numpy(dtype=float) if "class" in near else np.full(len(near), np.nan)
+    hidden = near["suppressed"].to_numpy(dtype=bool) if "suppressed" in near else np.zeros(len(near), bool)
+    for geom, name, cls, sup in zip(near.geometry, near["name"].fillna(near["code"]), classes, hidden, strict=True):
+        fill = "#bdbdbd" if sup else colours[int(cls)] if np.isfinite(cls) else "#ffffff"
+        out.append(f'<path d="{path(geom)}" fill="{fill}" fill-opacity="0.75" stroke="#333" '
+                   f'stroke-width="0.6" fill-rule="evenodd"><title>{escape(str(name))}</title></path>')
+    out.append(f'<path d="{path(area.geometry.iloc[0])}" fill="none" stroke="#d7191c" stroke-width="3" '
+               f'fill-rule="evenodd"/>')
+    out.append("</svg>")
+    return "".join(out)

@@ -16,6 +16,7 @@ from api.attribution import ATTRIBUTION_TEXT
 from api.deps import FiltersDep, PrincipalDep, ServicesDep, check_code, level_for
 from api.http_errors import BadParameter
 from api.responses import cache_headers, dumps, etagged, feature_collection
+from api.scope import in_scope
 from api.tables import area_table
 
 GEOJSON = "application/geo+json"
@@ -29,7 +30,7 @@ LevelPath = Annotated[str, PathParam(description="parish, ward, lsoa, lad, csp, 
 def _meta(table) -> dict:
     a = table.attrs
     return {"level": a.get("level"), "months": a.get("months"), "crime_types": a.get("crime_types"),
-            "audience": a.get("audience"), "suppression_threshold": a.get("threshold"),
+            "audience": a.get("audience"), "scope": a.get("scope"), "suppression_threshold": a.get("threshold"),
             "approximate_boundary_notice": a.get("notice"), "attribution": ATTRIBUTION_TEXT,
             "no_data": "count null with no_data true: the force had no data for the period (not zero)"}
 
@@ -44,7 +45,7 @@ def areas_router() -> APIRouter:
                    "code": "E05009919", "name": "Wellington", "count": None, "suppressed": True}}]}}}}})
     def areas(request: Request, level: LevelPath, sv: ServicesDep, who: PrincipalDep, f: FiltersDep):
         lv = level_for(level, who)
-        table = area_table(sv, who, lv, f)
+        table = scoped(sv, who, lv, area_table(sv, who, lv, f))
         if len(table) > sv.settings.max_features:
             raise BadParameter("bbox", f.bbox or "none", f"a bbox or a coarser level giving at most "
                                f"{sv.settings.max_features} features (this request gives {len(table)})",
@@ -62,7 +63,7 @@ def areas_router() -> APIRouter:
             raise BadParameter("format", fmt, ", ".join(FORMATS), status_code=404)
         lv = level_for(level, who)
         codes = [check_code(c) for c in code] if code else None
-        table = area_table(sv, who, lv, f, codes=codes)
+        table = scoped(sv, who, lv, area_table(sv, who, lv, f, codes=codes))
         if len(table) > sv.settings.max_features:
             raise BadParameter("bbox", f.bbox or "none", f"at most {sv.settings.max_features} features",
                                status_code=413)
@@ -80,6 +81,15 @@ def areas_router() -> APIRouter:
         return etagged(request, body, FORMATS[fmt], headers)
 
     return r
+
+
+def scoped(sv, who, level: str, table):
+    """Only the rows of areas inside the caller's scope (a neighbourhood token sees its own areas)."""
+    if who.scope is None:
+        return table
+    t = table[in_scope(sv, who, level, table["code"]).tolist()]
+    t.attrs.update(table.attrs, scope=list(who.scope))
+    return t
 
 
 def _gpkg(table) -> bytes:

@@ -11,14 +11,18 @@ from fastapi.responses import HTMLResponse
 
 from api import maps
 from api.attribution import MAP_ATTRIBUTION
-from api.auth import AuthError, Principal
-from api.deps import PrincipalDep, ServicesDep, check_code, level_for, require
-from api.pages import AreaView, area_view, environment, legend, trend_svg
+from api.auth import Principal
+from api.deps import Filters, FiltersDep, PrincipalDep, ServicesDep, check_code, level_for, require
+from api.http_errors import BadParameter
+from api.pages import TEMPLATES, VIRIDIS, AreaView, area_view, environment, legend, trend_svg
 from api.responses import cache_headers, etagged
+from api.scope import public_outside_scope, require_in_scope
+from api.tables import area_table
 from data import aggregate as agg
-from geo.record import POLYGON_LEVELS, month_label
+from geo.record import CRIME_TYPES, POLYGON_LEVELS, month_label
 
 HTML = "text/html; charset=utf-8"
+STATIC = TEMPLATES.parent / "static"
 CodePath = Annotated[str, PathParam(description="GSS code", examples=["E04011437"])]
 HS_LEGEND = [("#b2182b", "hot spot, 99 %"), ("#ef8a62", "hot spot, 95 %"), ("#fddbc7", "hot spot, 90 %"),
              ("#f7f7f7", "not significant"), ("#d1e5f0", "cold spot, 90 %"), ("#67a9cf", "cold spot, 95 %"),
@@ -34,13 +38,29 @@ def _map_for(v: AreaView, tile_layer: str, *, points: bool = False) -> dict[str,
     return maps.render_parts(m)
 
 
-def _in_scope(who: Principal, level: str, code: str, v: AreaView) -> None:
-    if who.scope is None:
-        return
-    near = {code} | {c["code"] for c in v.comparison}
-    if not near & set(who.scope):
-        raise AuthError(f"{level} {code} is outside this token's area scope ({', '.join(who.scope)})",
-                        param="code", status_code=403)
+def briefing_html(sv, who: Principal, level: str, code: str, *, standalone: bool = False, env=None) -> str:
+    """The one-page briefing of an area, as the web route serves it and ``crimemap briefing`` writes it.
+
+    ``standalone`` (a file, or a PDF): a static SVG map instead of the tile map, and the stylesheet inlined, so
+    the page needs no server.
+    """
+    env = env or environment()
+    lv = level_for(level, who)
+    if lv not in POLYGON_LEVELS:
+        raise BadParameter("level", level, ", ".join(POLYGON_LEVELS))
+    v = area_view(sv, who, lv, check_code(code), with_locations=True)
+    require_in_scope(sv, who, lv, v.code)
+    ctx = dict(title=f"Crime briefing: {v.name}", v=v, chart=trend_svg(v.monthly, f"Offences per month in {v.name}"),
+               legend=legend(v.breaks), purpose="One-page crime briefing for", period=v.period, vintage=v.vintage,
+               marking="OFFICIAL")
+    if standalone:
+        table = area_table(sv, who, lv, Filters())
+        ctx.update(map=None, inline_css=(STATIC / "app" / "crimemap.css").read_text(),
+                   static_map=maps.static_svg_map(table, v.code, colours=VIRIDIS,
+                                                  title=f"{v.name} and the {lv} areas around it"))
+    else:
+        ctx.update(map=_map_for(v, lv))
+    return env.get_template("briefing.html").render(**ctx)
 
 
 def pages_router() -> APIRouter:
@@ -65,6 +85,7 @@ def pages_router() -> APIRouter:
 
     @r.get("/maps/parish/{code}", response_class=HTMLResponse, summary="Public parish page: map, trend, tables")
     def parish_page(request: Request, code: CodePath, sv: ServicesDep, who: PrincipalDep):
+        who = public_outside_scope(sv, who, "parish", code)
         v = area_view(sv, who, "parish", check_code(code), with_locations=False)
         return page(request, who, sv.settings.cache_seconds, "area.html", title=f"Crime in {v.name}", v=v,
                     map=_map_for(v, "parish"), chart=trend_svg(v.monthly, f"Offences per month in {v.name}"),
@@ -77,11 +98,9 @@ def pages_router() -> APIRouter:
     def area_page(request: Request, level: str, code: CodePath, sv: ServicesDep, who: PrincipalDep):
         lv = level_for(level, who)
         if lv not in POLYGON_LEVELS:
-            from api.http_errors import BadParameter
-
             raise BadParameter("level", level, ", ".join(POLYGON_LEVELS))
         v = area_view(sv, who, lv, check_code(code), with_locations=True)
-        _in_scope(who, lv, code, v)
+        require_in_scope(sv, who, lv, v.code)
         return page(request, who, 60, "area.html", title=f"{v.name}: neighbourhood view", v=v,
                     map=_map_for(v, lv, points=True), chart=trend_svg(v.monthly, f"Offences per month in {v.name}"),
                     legend=legend(v.breaks), tile_label=lv, public=False, period=v.period, vintage=v.vintage,
@@ -90,21 +109,13 @@ def pages_router() -> APIRouter:
     @r.get("/briefings/{level}/{code}", response_class=HTMLResponse,
            summary="Printable one-page briefing (HTML with print CSS)")
     def briefing(request: Request, level: str, code: CodePath, sv: ServicesDep, who: PrincipalDep):
-        lv = level_for(level, who)
-        if lv not in POLYGON_LEVELS:
-            from api.http_errors import BadParameter
-
-            raise BadParameter("level", level, ", ".join(POLYGON_LEVELS))
-        v = area_view(sv, who, lv, check_code(code), with_locations=True)
-        _in_scope(who, lv, code, v)
-        return page(request, who, 60, "briefing.html", title=f"Crime briefing: {v.name}", v=v,
-                    map=_map_for(v, lv), chart=trend_svg(v.monthly, f"Offences per month in {v.name}"),
-                    legend=legend(v.breaks), purpose="One-page crime briefing for", period=v.period,
-                    vintage=v.vintage, marking="OFFICIAL")
+        body = briefing_html(sv, who, level, code, env=env)
+        return etagged(request, body.encode(), HTML, cache_headers(who, 60))
 
     @r.get("/reports/parish/{code}", response_class=HTMLResponse,
            summary="Quarterly report for the parish-council meeting (printable)")
     def parish_report(request: Request, code: CodePath, sv: ServicesDep, who: PrincipalDep):
+        who = public_outside_scope(sv, who, "parish", code)
         v = area_view(sv, who, "parish", check_code(code), with_locations=False)
         return page(request, who, sv.settings.cache_seconds, "briefing.html", title=f"Quarterly crime report: {v.name}",
                     v=v, map=_map_for(v, "parish"), chart=trend_svg(v.monthly, f"Offences per month in {v.name}"),
@@ -113,24 +124,46 @@ def pages_router() -> APIRouter:
 
     @r.get("/maps/hotspots", response_class=HTMLResponse, summary="Analyst hot-spot map",
            dependencies=[Depends(require("analyst"))])
-    def hotspots_page(request: Request, sv: ServicesDep, who: PrincipalDep):
-        from api.deps import Filters
+    def hotspots_page(request: Request, sv: ServicesDep, who: PrincipalDep, f: FiltersDep):
         from api.routes_hotspots import cached_hotspots
         from data.countylines import is_synthetic
 
+        f = Filters(f.months, f.crime_types, None)
         hot, hs_level = None, None
         for lv in ("h3:9", "h3:8", "h3:10", "h3:7"):
-            g = cached_hotspots(sv, "gistar", lv, Filters())
+            g = cached_hotspots(sv, "gistar", lv, f)
             if g is not None:
                 hot = g.sort_values("z", ascending=False).head(15).rename(columns={"class": "hs_class"})
                 hs_level = lv
                 break
         geom = agg.area_geometry(sv.store, "lad") if "ward" in sv.store.layers() else None
         bounds = tuple(geom.total_bounds) if geom is not None and len(geom) else (-3.3, 51.9, -1.8, 53.0)
+        query = f.query()
+        suffix = f"?{query}" if query else ""
         m = maps.offline_map(bounds)
-        maps.CrimeTiles("/tiles/h3/{z}/{x}/{y}.mvt", "h3", MAP_ATTRIBUTION).add_to(m)
-        maps.CrimeTiles("/tiles/hotspots/{z}/{x}/{y}.mvt", "hotspots", "", pane="hotspots").add_to(m)
+        maps.CrimeTiles("/tiles/h3/{z}/{x}/{y}.mvt" + suffix, "h3", MAP_ATTRIBUTION,
+                        label="Offences per km² (H3 cells)").add_to(m)
+        maps.CrimeTiles("/tiles/hotspots/{z}/{x}/{y}.mvt" + suffix, "hotspots", "", pane="hotspots",
+                        label="Gi* hot and cold spots").add_to(m)
+        maps.CountyLines("/countylines/flows").add_to(m)
+        months = agg.loaded_months(sv.store)
+        labels = [month_label(x) for x in months]
+        month_options = ([(f"{labels[0]}..{labels[-1]}", f"all loaded ({labels[0]} to {labels[-1]})")]
+                         if labels else []) + [(x, x) for x in labels]
+        chosen_months = month_options[0][0] if month_options else ""
+        if f.months:
+            lo, hi = month_label(f.months[0]), month_label(f.months[1])
+            chosen_months = lo if lo == hi else f"{lo}..{hi}"
+            if chosen_months not in dict(month_options):
+                month_options.append((chosen_months, chosen_months))
+        chosen_type = f.crime_types[0] if f.crime_types and len(f.crime_types) == 1 else ""
+        types_label = ", ".join(f.crime_types) if f.crime_types else "all crime excluding anti-social behaviour"
+        run_hint = "crimemap hotspots run --method gistar --level h3:9 --out hs.csv" + (
+            f" --months {chosen_months}" if f.months else "") + "".join(
+            f' --crime-type "{t}"' for t in f.crime_types or ())
         return page(request, who, 60, "hotspots.html", title="Hot spots", map=maps.render_parts(m), hot=hot,
-                    hs_level=hs_level, hs_legend=HS_LEGEND, synthetic=is_synthetic(sv.store), marking="OFFICIAL")
+                    hs_level=hs_level, hs_legend=HS_LEGEND, synthetic=is_synthetic(sv.store), marking="OFFICIAL",
+                    month_options=month_options, chosen_months=chosen_months, crime_types=CRIME_TYPES,
+                    chosen_type=chosen_type, types_label=types_label, run_hint=run_hint, viridis=VIRIDIS)
 
     return r

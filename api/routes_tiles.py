@@ -4,14 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import numpy as np
+import shapely
 from fastapi import APIRouter, Request, Response
 from fastapi import Path as PathParam
 
+from api.auth import Principal
 from api.deps import FiltersDep, PrincipalDep, ServicesDep
 from api.http_errors import BadParameter
 from api.responses import cache_headers
-from api.tables import tile_source
+from api.scope import in_scope
+from api.tables import TileSource, tile_source
 from api.tiles import LAYERS, MVT, check_tile, encode_tile, h3_resolution_for_zoom
+
+
+def scoped_source(sv, who: Principal, key: tuple, level: str, src: TileSource) -> TileSource:
+    """The features of ``src`` inside the caller's area scope (kept per scope, like the source itself)."""
+
+    def make() -> TileSource:
+        if not len(src.frame):
+            return src
+        keep = np.flatnonzero(in_scope(sv, who, level, src.frame["code"]))
+        geoms = src.geoms[keep]
+        return TileSource(src.frame.iloc[keep].reset_index(drop=True), geoms, shapely.STRtree(geoms))
+
+    return sv.frames.get_or_make(("scoped-tiles", sv.store.generation, who.cache_key, *key), make)
 
 
 def tiles_router() -> APIRouter:
@@ -37,11 +54,13 @@ def tiles_router() -> APIRouter:
         else:
             level = f"h3:{h3_resolution_for_zoom(z, public=public)}" if layer == "h3" else layer
             src = None
-        key = ("tile", sv.store.generation, who.role, layer, level, f.key, z, x, y)
+        key = ("tile", sv.store.generation, who.cache_key, layer, level, f.key, z, x, y)
         body = sv.tiles.get(key)
         if body is None:
             if src is None:
                 src = tile_source(sv, who, level, f)
+            if who.scope is not None:
+                src = scoped_source(sv, who, (layer, level, f.key), level, src)
             body = sv.tiles.put(key, encode_tile(t, layer, src.frame, src.geoms, src.tree))
         headers = {**cache_headers(who, sv.settings.cache_seconds), "X-Crimemap-Level": level}
         return Response(body, media_type=MVT, headers=headers)

@@ -69,13 +69,13 @@ class TileSource:
 
 def tile_source(sv: Services, who: Principal, level: str, f: Filters) -> TileSource:
     """The layer's aggregate for the caller, projected and indexed once per (store generation, role, filters)."""
-    key = ("tiles", sv.store.location, sv.store.generation, who.role, level, f.key)
-    hit = sv.frames.get(key)
-    if hit is not None:
-        return hit
-    t = area_table(sv, who, level, Filters(f.months, f.crime_types, None))
-    t = t[t.geometry.notna().to_numpy()]
-    merc = t.to_crs("EPSG:3857")
-    geoms = merc.geometry.to_numpy()
-    src = TileSource(pd.DataFrame(t.drop(columns="geometry")).reset_index(drop=True), geoms, shapely.STRtree(geoms))
-    return sv.frames.put(key, src)
+    key = ("tiles", sv.store.location, sv.store.generation, who.audience, level, f.key)
+
+    def make() -> TileSource:
+        t = area_table(sv, who, level, Filters(f.months, f.crime_types, None))
+        t = t[t.geometry.notna().to_numpy()]
+        geoms = t.to_crs("EPSG:3857").geometry.to_numpy()
+        return TileSource(pd.DataFrame(t.drop(columns="geometry")).reset_index(drop=True), geoms,
+                          shapely.STRtree(geoms))
+
+    return sv.frames.get_or_make(key, make)

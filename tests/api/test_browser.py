@@ -109,6 +109,43 @@ def test_page_draws_tiles_offline_and_is_accessible(browser, live_server, path, 
         ctx.close()
 
 
+#: fills of significant Gi* classes (api/static/app/crimemap.js)
+HOT_FILLS = ("#b2182b", "#ef8a62", "#fddbc7", "#2166ac", "#67a9cf", "#d1e5f0")
+
+
+def pane_paths(page, pane: str) -> dict[str, int]:
+    """SVG paths drawn in one Leaflet pane, counted by fill colour."""
+    return page.evaluate("""(pane) => { const n = {}; document.querySelectorAll('.leaflet-' + pane + '-pane path')
+        .forEach(p => { const f = p.getAttribute('fill'); n[f] = (n[f] || 0) + 1; }); return n; }""", pane)
+
+
+def test_hotspot_page_draws_hot_spots_and_county_lines(browser, live_server):
+    ctx, page, outside, errors = open_page(browser, live_server, "/maps/hotspots", ROLE_TOKEN["analyst"])
+    try:
+        assert not outside and not errors, (outside[:3], errors)
+        hot = pane_paths(page, "hotspots")
+        assert sum(hot.get(c, 0) for c in HOT_FILLS) >= 5, f"no significant hot-spot cells drawn: {hot}"
+        assert sum(pane_paths(page, "overlay").values()) > 3  # the choropleth under them
+        lines = pane_paths(page, "countylines")
+        assert sum(lines.values()) >= 20, f"county-lines flows, areas and stations not drawn: {lines}"
+        assert int(page.locator(".leaflet-container").get_attribute("data-lines")) >= 20
+        assert page.locator(".map-note").get_by_text("SYNTHETIC").is_visible()  # on the map itself
+        for legend in ("Hot-spot legend", "Choropleth legend", "County-lines legend"):
+            assert page.get_by_label(legend).is_visible()
+        # the filters reload the page with tiles for that crime type and month
+        page.select_option("#crime_type", "Drugs")
+        page.select_option("#months", "2019-01")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Show").click()
+        page.wait_for_selector("#map-status[data-loaded=true]", timeout=20_000)
+        assert "crime_type=Drugs" in page.url and "months=2019-01" in page.url
+        assert "No cached hot-spot run for these filters" in page.content()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "hotspots-drugs.png"), full_page=True)
+    finally:
+        ctx.close()
+
+
 def test_parish_page_on_a_phone(browser, live_server):
     ctx, page, _, _ = open_page(browser, live_server, f"/maps/parish/{WELLINGTON_PARISH}", width=390)
     try:

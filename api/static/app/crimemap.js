@@ -20,12 +20,15 @@
     return {fill: true, fillColor: c, fillOpacity: 0.65, color: "#333333", weight: 0.5};
   }
 
+  var HOT = {hot_99: "#b2182b", hot_95: "#ef8a62", hot_90: "#fddbc7", cold_99: "#2166ac",
+             cold_95: "#67a9cf", cold_90: "#d1e5f0"};
+
   function hotspotStyle(props) {
-    var cls = props["class"] || "not_significant";
-    var colours = {hot_99: "#b2182b", hot_95: "#ef8a62", hot_90: "#fddbc7", cold_99: "#2166ac",
-                   cold_95: "#67a9cf", cold_90: "#d1e5f0", not_significant: "#f7f7f7"};
-    return {fill: true, fillColor: colours[cls] || "#f7f7f7", fillOpacity: cls === "not_significant" ? 0.1 : 0.75,
-            color: "#444444", weight: 0.4};
+    // Not-significant cells stay clickable (their z shows in the popup) but are not painted over the choropleth.
+    var c = HOT[props["class"]];
+    if (!c) { return {fill: true, fillColor: "#ffffff", fillOpacity: 0, stroke: false, weight: 0}; }
+    var edge = props["class"].indexOf("hot") === 0 ? "#67001f" : "#053061";  // dark twin: visible when cells are tiny
+    return {fill: true, fillColor: c, fillOpacity: 0.85, color: edge, weight: 1, opacity: 1};
   }
 
   function esc(s) {
@@ -41,6 +44,32 @@
     if (p.z !== undefined) rows += "<tr><th scope='row'>Gi* z</th><td>" + p.z + "</td></tr>";
     if (p["class"] !== undefined && typeof p["class"] === "string") rows += "<tr><th scope='row'>Class</th><td>" + esc(p["class"]) + "</td></tr>";
     return "<strong>" + esc(p.name || p.code) + "</strong><br><small>" + esc(p.code) + "</small><table>" + rows + "</table>";
+  }
+
+  function status(map) {
+    // "Map loaded." once every layer of the map has drawn its first set of tiles (or data).
+    var st = map._crimemap || (map._crimemap = {pending: 0});
+    return st;
+  }
+
+  function layerLoaded(map, name) {
+    var st = status(map);
+    if (st["done_" + name]) { return; }
+    st["done_" + name] = true;
+    st.pending -= 1;
+    map.getContainer().setAttribute("data-loaded-" + name, "true");
+    if (st.pending <= 0) {
+      var el = document.getElementById("map-status");
+      if (el) { el.textContent = "Map loaded."; el.setAttribute("data-loaded", "true"); }
+    }
+  }
+
+  function overlays(map) {
+    // one keyboard-usable layer switcher per map, filled by every layer the page adds
+    if (!map._crimemapLayers) {
+      map._crimemapLayers = L.control.layers(null, null, {collapsed: true, position: "topright"}).addTo(map);
+    }
+    return map._crimemapLayers;
   }
 
   window.crimemapTiles = function (map, opts) {
@@ -62,13 +91,96 @@
       L.popup().setLatLng(e.latlng).setContent(popupHtml(e.layer.properties)).openOn(map);
     });
     var drawn = 0;
-    grid.on("load", function () {
-      var el = document.getElementById("map-status");
-      if (el) { el.textContent = "Map loaded."; el.setAttribute("data-loaded", "true"); }
+    status(map).pending += 1;
+    grid.on("load", function () { layerLoaded(map, opts.layer); });
+    grid.on("tileload", function () {
+      drawn += 1;
+      map.getContainer().setAttribute("data-tiles", drawn);
+      map.getContainer().setAttribute("data-tiles-" + opts.layer, drawn);
     });
-    grid.on("tileload", function (e) { drawn += 1; map.getContainer().setAttribute("data-tiles", drawn); });
     grid.addTo(map);
+    if (opts.label) { overlays(map).addOverlay(grid, opts.label); }
     if (opts.attribution) { map.attributionControl.addAttribution(opts.attribution); }
     return grid;
+  };
+
+  function linePopup(p) {
+    var rows = "";
+    if (p.layer === "flows") {
+      rows = "<tr><th scope='row'>From</th><td>" + esc(p.origin_name || p.origin) + "</td></tr>" +
+             "<tr><th scope='row'>To</th><td>" + esc(p.destination_name || p.destination) + "</td></tr>";
+    } else if (p.layer === "stations") {
+      rows = "<tr><th scope='row'>Station</th><td>" + esc(p.name) + " (" + esc(p.crs_code) + ")</td></tr>";
+    } else {
+      rows = "<tr><th scope='row'>Area</th><td>" + esc(p.name || p.code) + "</td></tr>";
+      if (p.cuckooed_addresses !== undefined) {
+        rows += "<tr><th scope='row'>Cuckooed addresses</th><td>" + esc(p.cuckooed_addresses) + "</td></tr>";
+      }
+    }
+    rows += "<tr><th scope='row'>Lines</th><td>" + esc(p.lines) + "</td></tr>";
+    return (p.synthetic ? "<strong>SYNTHETIC demo data</strong>" : "<strong>County lines</strong>") +
+           "<table>" + rows + "</table>";
+  }
+
+  window.crimemapCountyLines = function (map, opts) {
+    // County-lines flows, destination areas and rail stations (analyst page; the API refuses anyone else).
+    if (!map.getPane("countylines")) { map.createPane("countylines").style.zIndex = 460; }
+    var st = status(map);
+    st.pending += 1;
+    var groups = {
+      destinations: L.featureGroup(), flows: L.featureGroup(), stations: L.featureGroup()
+    };
+    var style = {
+      destinations: function (f) {
+        return {pane: "countylines", color: "#542788", weight: 2, dashArray: "6 4", fill: true, fillColor: "#b2abd2",
+                fillOpacity: 0.15 + Math.min(f.properties.lines || 0, 10) * 0.03};
+      },
+      flows: function (f) {
+        return {pane: "countylines", color: "#542788", opacity: 0.6, weight: 1 + Math.min(f.properties.lines || 1, 8) / 2};
+      }
+    };
+    fetch(opts.url, {credentials: "same-origin", headers: {Accept: "application/geo+json"}})
+      .then(function (r) { if (!r.ok) { throw new Error("county lines: HTTP " + r.status); } return r.json(); })
+      .then(function (fc) {
+        var n = 0;
+        fc.features.forEach(function (f) {
+          var kind = f.properties.layer;
+          if (!groups[kind] || !f.geometry) { return; }
+          var layer = L.geoJSON(f, {
+            style: style[kind],
+            pointToLayer: function (_, latlng) {
+              return L.circleMarker(latlng, {pane: "countylines", radius: 5 + Math.min(f.properties.lines || 0, 10) / 2,
+                                             color: "#1a1a1a", weight: 2, fillColor: "#fdb863", fillOpacity: 1});
+            }
+          });
+          layer.bindPopup(linePopup(f.properties));
+          groups[kind].addLayer(layer);
+          n += 1;
+        });
+        var labels = {destinations: "County-lines destination areas", flows: "County-lines flows",
+                      stations: "Rail stations used by lines"};
+        Object.keys(groups).forEach(function (k) {
+          groups[k].addTo(map);
+          overlays(map).addOverlay(groups[k], labels[k] + (fc.synthetic ? " (synthetic)" : ""));
+        });
+        groups.destinations.bringToBack();
+        if (fc.synthetic) {
+          var note = L.control({position: "bottomleft"});
+          note.onAdd = function () {
+            var d = L.DomUtil.create("div", "map-note");
+            d.setAttribute("role", "note");
+            d.textContent = "County lines: SYNTHETIC demo data, not real intelligence";
+            return d;
+          };
+          note.addTo(map);
+        }
+        map.getContainer().setAttribute("data-lines", n);
+        layerLoaded(map, "countylines");
+      })
+      .catch(function (err) {
+        var el = document.getElementById("lines-status");
+        if (el) { el.textContent = "County-lines layers unavailable: " + err.message; }
+        layerLoaded(map, "countylines");
+      });
   };
 })();
