@@ -48,8 +48,8 @@ def briefing_html(sv, who: Principal, level: str, code: str, *, standalone: bool
     lv = level_for(level, who)
     if lv not in POLYGON_LEVELS:
         raise BadParameter("level", level, ", ".join(POLYGON_LEVELS))
+    require_in_scope(sv, who, lv, check_code(code))
     v = area_view(sv, who, lv, check_code(code), with_locations=True)
-    require_in_scope(sv, who, lv, v.code)
     ctx = dict(title=f"Crime briefing: {v.name}", v=v, chart=trend_svg(v.monthly, f"Offences per month in {v.name}"),
                legend=legend(v.breaks), purpose="One-page crime briefing for", period=v.period, vintage=v.vintage,
                marking="OFFICIAL")
@@ -99,8 +99,8 @@ def pages_router() -> APIRouter:
         lv = level_for(level, who)
         if lv not in POLYGON_LEVELS:
             raise BadParameter("level", level, ", ".join(POLYGON_LEVELS))
+        require_in_scope(sv, who, lv, check_code(code))  # before any work for an area it may not see
         v = area_view(sv, who, lv, check_code(code), with_locations=True)
-        require_in_scope(sv, who, lv, v.code)
         return page(request, who, 60, "area.html", title=f"{v.name}: neighbourhood view", v=v,
                     map=_map_for(v, lv, points=True), chart=trend_svg(v.monthly, f"Offences per month in {v.name}"),
                     legend=legend(v.breaks), tile_label=lv, public=False, period=v.period, vintage=v.vintage,
