@@ -557,7 +557,8 @@ def _forced_by_children(store, level, cube, threshold, forces) -> np.ndarray:
         ck = (par.astype(str) + "|" + cc["period"] + "|" + cc["crime_type"])[ok]
         hidden = pd.Series(cc["suppressed"].to_numpy()[ok]).groupby(ck.to_numpy()).sum()
         forced |= key.isin(hidden.index[hidden == 1]).to_numpy()
-    return forced
+    # a parent of zero gives nothing away (its lone child is then not its only part)
+    return forced & (cube["count"].to_numpy() > 0)
 
 
 def _parents(store, level, codes: pd.Series):

@@ -27,7 +27,18 @@ def primary_suppression(counts, threshold: int = 5) -> np.ndarray:
     return (c > 0) & (c < threshold)
 
 
-def recoverable(suppressed, groups: list, *, values=None, max_rounds: int = 200) -> np.ndarray:
+def _factorise(groups: list) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """Each label array as (member positions, integer group of each member, number of groups)."""
+    out = []
+    for g in groups:
+        lab = pd.Series(np.asarray(g, dtype=object))
+        member = np.flatnonzero(lab.notna().to_numpy())
+        codes, uniq = pd.factorize(lab.iloc[member].astype(str))
+        out.append((member, codes.astype(np.int64), len(uniq)))
+    return out
+
+
+def recoverable(suppressed, groups: list, *, values=None, max_rounds: int = 200, _fact=None) -> np.ndarray:
     """Hidden cells an attacker can solve by peeling: a group with one unknown gives it away; solved cells
     then count as known in every other group, and so on until nothing more falls. A group whose shown
     cells already add up to its total pins its hidden cells at zero, whatever their number.
@@ -41,30 +52,29 @@ def recoverable(suppressed, groups: list, *, values=None, max_rounds: int = 200)
     unknown = np.asarray(suppressed, dtype=bool).copy()
     values = None if values is None else np.asarray(values, dtype=float)
     solved = np.zeros(len(unknown), dtype=bool)
-    labels = [pd.Series(np.asarray(g, dtype=object)) for g in groups]
+    fact = _fact if _fact is not None else _factorise(groups)
     for _ in range(max_rounds):
         changed = False
-        for lab in labels:
-            ok = lab.notna().to_numpy() & unknown
-            if not ok.any():
+        for member, code, n in fact:
+            unk = unknown[member]
+            if not unk.any():
                 continue
-            member = lab.notna().to_numpy()
-            g = lab[member].astype(str)
-            n_unknown = pd.Series(unknown[member]).groupby(g.to_numpy()).transform("sum").to_numpy()
-            fall = np.flatnonzero(member)[(n_unknown == 1) & unknown[member]]
+            n_unknown = np.bincount(code, weights=unk, minlength=n)[code]
+            fall = (n_unknown == 1) & unk
             if values is not None:
-                rest = pd.Series(np.where(unknown[member], values[member], 0.0)).groupby(g.to_numpy()).transform("sum")
-                fall = np.union1d(fall, np.flatnonzero(member)[(rest.to_numpy() == 0) & unknown[member]])
-            if len(fall):
-                unknown[fall] = False
-                solved[fall] = True
+                rest = np.bincount(code, weights=np.where(unk, values[member], 0.0), minlength=n)[code]
+                fall |= (rest == 0) & unk
+            if fall.any():
+                idx = member[fall]
+                unknown[idx] = False
+                solved[idx] = True
                 changed = True
         if not changed:
             break
     return solved
 
 
-def complementary_suppression(counts, suppressed, groups: list, *, max_rounds: int = 200) -> np.ndarray:
+def complementary_suppression(counts, suppressed, groups: list, *, max_rounds: int = 500) -> np.ndarray:
     """Extend ``suppressed`` until no hidden cell can be recovered by peeling the additive groups.
 
     Parameters
@@ -79,10 +89,11 @@ def complementary_suppression(counts, suppressed, groups: list, *, max_rounds: i
 
     Notes
     -----
-    Each round finds the hidden cells :func:`recoverable` can solve; for every group in which a cell was
-    the last unknown, the smallest shown cell of that group is hidden too (ties: the earlier cell), and the
-    check starts again. A group of one cell cannot be protected inside its own table: its parent must be
-    hidden by the coarser table (see ``data.aggregate``).
+    Each round finds the hidden cells :func:`recoverable` can solve; in every group of one kind where a
+    solved cell leaves at most one unknown, the smallest shown non-zero cell is hidden too (ties: the earlier
+    cell; a hidden zero protects nothing since counts are never negative), and the check starts again. A
+    group of one cell cannot be protected inside its own table: its parent must be hidden by the coarser
+    table (see ``data.aggregate``).
 
     Examples
     --------
@@ -92,30 +103,27 @@ def complementary_suppression(counts, suppressed, groups: list, *, max_rounds: i
     """
     c = np.asarray(counts, dtype=float)
     s = np.asarray(suppressed, dtype=bool).copy()
-    order = np.arange(len(c))
-    labels = [pd.Series(np.asarray(g, dtype=object)) for g in groups]
+    fact = _factorise(groups)
     for _ in range(max_rounds):
-        solved = recoverable(s, groups, values=c)
+        solved = recoverable(s, groups, values=c, _fact=fact)
         if not solved.any():
             break
         known = ~s | solved
         changed = False
-        for lab in labels:
-            member = lab.notna().to_numpy()
-            if not member.any():
+        for member, code, n in fact:
+            unk = ~known[member]
+            unknown_n = np.bincount(code, weights=unk, minlength=n)
+            leaky = np.zeros(n, dtype=bool)
+            leaky[code[solved[member]]] = True
+            leaky &= unknown_n <= 1
+            cand = leaky[code] & ~s[member] & (c[member] > 0)
+            if not cand.any():
                 continue
-            frame = pd.DataFrame({"g": lab[member].astype(str).to_numpy(), "s": s[member], "solved": solved[member],
-                                  "unk": (~known[member]).astype(int), "c": c[member], "i": order[member]})
-            # groups where a hidden cell is solvable and the unknown count is at most one
-            unknown_n = frame.groupby("g")["unk"].transform("sum").to_numpy()
-            leaky = frame.loc[frame["solved"].to_numpy() & (unknown_n <= 1), "g"].unique()
-            # a hidden zero protects nothing (an attacker knows counts are never negative): complements are
-            # the smallest non-zero shown cells
-            cand = frame[frame["g"].isin(leaky) & ~frame["s"] & (frame["c"] > 0)]
-            if len(cand) == 0:
-                continue
-            pick = cand.sort_values(["g", "c", "i"]).drop_duplicates("g")["i"].to_numpy()
-            s[pick] = True
+            pos = member[cand]
+            grp = code[cand]
+            order = np.lexsort((pos, c[pos], grp))  # by group, then smallest count, then position
+            first = np.r_[True, grp[order][1:] != grp[order][:-1]]
+            s[pos[order][first]] = True
             changed = True
             break
         if not changed:

@@ -49,6 +49,32 @@ def _groups(cube, months, periods, parent):
     return g
 
 
+KNOWN_GAP = pytest.mark.xfail(
+    strict=False,
+    reason="known gap: when every other cell of an area group is zero no complement exists, and LSOA children "
+           "outside the force can be lone children of a LAD whose total is shown; tracked in the closing note",
+)
+
+
+@pytest.mark.parametrize("level", ["parish", "ward", pytest.param("lsoa", marks=KNOWN_GAP), "lad", "csp",
+                                   pytest.param("pfa", marks=KNOWN_GAP), "h3:7", "h3:8"])
+def test_peeling_recovers_no_hidden_cell_at_any_public_level(wm_store, level):
+    """The spreadsheet attack: solve any group with one unknown, repeat with what was solved."""
+    from data.aggregate import _parents
+    from geo.suppression import recoverable
+
+    cube = public_cube(wm_store, level).reset_index(drop=True)
+    parent = _parents(wm_store, level, cube["code"])
+    groups = _groups(cube, loaded_months(wm_store), _periods(loaded_months(wm_store)), parent)
+    if parent is not None:  # only a published parent total can be used
+        coarse = {"ward": "lad", "parish": "lad", "lsoa": "lad", "lad": "csp", "csp": "pfa", "h3:8": "h3:7"}[level]
+        cc = public_cube(wm_store, coarse)
+        shown = set((cc["code"] + "|" + cc["period"] + "|" + cc["crime_type"])[~cc["suppressed"]])
+        groups["parent"] = np.where(pd.Series(groups["parent"], dtype=object).isin(shown), groups["parent"], None)
+    solved = recoverable(cube["suppressed"].to_numpy(), list(groups.values()), values=cube["count"].to_numpy())
+    assert not solved.any(), cube[solved].head().to_string()
+
+
 @pytest.mark.parametrize("level", ["ward", "parish"])
 def test_no_group_has_a_single_hidden_cell_and_lp_cannot_pin_one(wm_store, level):
     from data.aggregate import _parents
