@@ -93,7 +93,8 @@ def parse_months(text: str | None, *, param: str = "months") -> tuple[dt.date, d
     first = parse_month(parts[0], param=param)
     last = parse_month(parts[-1], param=param)
     if last < first:
-        raise InputError(f"months {text!r} ends before it starts; expected YYYY-MM..YYYY-MM, earliest first", param=param)
+        raise InputError(f"months {text!r} ends before it starts; expected YYYY-MM..YYYY-MM, earliest first",
+                         param=param)
     return first, last
 
 
@@ -162,7 +163,8 @@ def parse_crime_types(types: list[str] | None, *, param: str = "crime_type") -> 
             raise InputError(f"crime type {t!r} does not exist in police.uk data. {KNIFE_CRIME_NOTE}", param=param)
         else:
             raise InputError(
-                f"crime type {str(t)[:60]!r} is not a police.uk category; expected one of {', '.join(CRIME_TYPES)} or 'all'",
+                f"crime type {str(t)[:60]!r} is not a police.uk category; expected one of "
+                f"{', '.join(CRIME_TYPES)} or 'all'",
                 param=param,
             )
     return tuple(dict.fromkeys(out))
