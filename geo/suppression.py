@@ -27,11 +27,13 @@ def primary_suppression(counts, threshold: int = 5) -> np.ndarray:
     return (c > 0) & (c < threshold)
 
 
-def _factorise(groups: list) -> list[tuple[np.ndarray, np.ndarray, int]]:
+def _factorise(groups: list, *, drop_single: bool = False) -> list[tuple[np.ndarray, np.ndarray, int]]:
     """Each label array as (member positions, integer group of each member, number of groups)."""
     out = []
     for g in groups:
         lab = pd.Series(np.asarray(g, dtype=object))
+        if drop_single:
+            lab = lab.where(lab.map(lab.value_counts()) > 1)
         member = np.flatnonzero(lab.notna().to_numpy())
         codes, uniq = pd.factorize(lab.iloc[member].astype(str))
         out.append((member, codes.astype(np.int64), len(uniq)))
@@ -103,7 +105,8 @@ def complementary_suppression(counts, suppressed, groups: list, *, max_rounds: i
     """
     c = np.asarray(counts, dtype=float)
     s = np.asarray(suppressed, dtype=bool).copy()
-    fact = _factorise(groups)
+    # a group of one cell cannot be protected here (its total is the cell): the coarser table hides it
+    fact = _factorise(groups, drop_single=True)
     for _ in range(max_rounds):
         solved = recoverable(s, groups, values=c, _fact=fact)
         if not solved.any():
