@@ -62,8 +62,10 @@ class EmbeddedStore(Store):
             raise InputError(f"store {self.root} is a file; expected a directory or a postgresql:// URL",
                              param="store")
         cat = self.root / "catalogue.json"
+        own = {"offences", "assignment", "layers", "tables", "rejects", ".lock"}
+        # leftovers of a first write killed before its catalogue was published belong to the store
         if self.root.exists() and not cat.exists() and any(
-            p.name not in ("rejects", ".lock") for p in self.root.iterdir()
+            p.name not in own and not p.name.startswith(".catalogue-") for p in self.root.iterdir()
         ):
             raise InputError(f"store {self.root} is a non-empty directory without catalogue.json; expected a "
                              f"crimemap store or an empty directory", param="store")

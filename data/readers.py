@@ -194,6 +194,9 @@ def read_crime_file(name: str, raw: bytes) -> ReadResult:
             param="path",
         )
     frame, rejects = _parse_rows(name, text, len(header))
+    if len(frame) == 0 and len(rejects) == 0:
+        raise InputError(f"{name}: file has the {fmt} header but no rows; expected at least one offence row",
+                         param="path")
     frame.columns = header
     sha = hashlib.sha256(raw).hexdigest()
     offences, rej2 = (_street if fmt == "street" else _legacy)(name, frame)

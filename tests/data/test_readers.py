@@ -113,3 +113,43 @@ def test_unreadable_zip_is_a_file_fault(tmp_path):
     z.write_bytes(buf.getvalue()[:60])
     with pytest.raises(InputError, match="zip"):
         expand_paths([z])
+
+
+@pytest.mark.parametrize(
+    "raw, words",
+    [
+        ((HEADER + "\n").encode(), "no rows"),
+        (b"a,b,c,d,e,f,g,h,i\n1,2,3,4,5,6,7,8,9\n", "has 9 columns"),
+        ((HEADER + "\nx,2019-01,Caf\xe9 Police,Caf\xe9,1,2,3,4,5,6,7,8\n").encode("latin-1"), "not UTF-8"),
+        (bytes(range(256)) * 8, "not UTF-8"),
+    ],
+)
+def test_more_file_level_faults(raw, words):
+    with pytest.raises(InputError) as e:
+        read_crime_file("bad.csv", raw)
+    assert words in str(e.value)
+
+
+def test_zip_without_street_csv_is_a_file_fault(tmp_path):
+    z = tmp_path / "archive.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("2019-01/2019-01-west-mercia-outcomes.csv", "Crime ID,Month\n")
+    with pytest.raises(InputError, match="no YYYY-MM/YYYY-MM-<force>-street.csv member"):
+        expand_paths([z])
+
+
+def test_row_level_corpus_swapped_huge_mixed_and_repeated():
+    rows = [
+        "a1,2019-01,West Mercia Police,West Mercia Police,52.68,-2.45,On or near X,E01,n,Drugs,,",  # swapped lon/lat
+        "a2,2019-01,West Mercia Police,West Mercia Police,-2.45,52.68," + "Z" * 100_000 + ",E01,n,Drugs,,",  # huge
+        "a3,2019-01,Staffordshire Police,Staffordshire Police,-2.1,52.8,On or near Y,E01,n,Burglary,,",  # other force
+        "a4,2019-01,West Mercia Police,West Mercia Police,-2.45,52.68,On or near X,E01,n,Drugs,,",
+        "a4,2019-01,West Mercia Police,West Mercia Police,-2.45,52.68,On or near X,E01,n,Drugs,,",  # repeated id
+    ]
+    r = read_crime_file("f.csv", ("\n".join([HEADER, *rows]) + "\n").encode())
+    assert r.rows == 5 and r.rejects["line"].tolist() == [2]
+    assert "outside Britain" in r.rejects["reason"].iloc[0]
+    assert sorted(r.offences["force"].unique()) == ["staffordshire", "west-mercia"]
+    assert len(r.offences["location"].iloc[0]) == 100_000  # kept whole, not truncated
+    # the repeated Crime ID is read twice; ingest keeps the first and counts the second as a duplicate
+    assert (r.offences["offence_id"] == "a4").sum() == 2
