@@ -522,14 +522,16 @@ def _public_cube(store, level, threshold, forces):
     cube = pd.concat(frames, ignore_index=True)
     cube["count"] = cube["count"].astype(float)
     sup = primary_suppression(cube["count"], threshold) | _forced_by_children(store, level, cube, threshold, forces)
-    # additive groups
-    groups = [
-        (cube["period"] + "|" + cube["crime_type"]).to_numpy(dtype=object),  # areas → level total
-        np.where(cube["crime_type"] != ASB, cube["code"] + "|" + cube["period"], None),  # types → all crime
-    ]
+    # additive groups, months → quarters → whole period first: fixing those first keeps complements inside
+    # one area and type and hides far fewer large counts (LAD cells of 20 or more hidden: 282 → 38 of 598)
+    groups = []
     for label, children in _period_tree(periods).items():
         member = cube["period"].isin(children + [label]).to_numpy()
         groups.append(np.where(member, cube["code"] + "|" + cube["crime_type"] + "|" + label, None))
+    groups += [
+        np.where(cube["crime_type"] != ASB, cube["code"] + "|" + cube["period"], None),  # types → all crime
+        (cube["period"] + "|" + cube["crime_type"]).to_numpy(dtype=object),  # areas → level total
+    ]
     parent = _parents(store, level, cube["code"])
     if parent is not None:
         groups.append(np.where(pd.notna(parent), parent.astype(str) + "|" + cube["period"] + "|" + cube["crime_type"],

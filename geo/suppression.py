@@ -112,6 +112,12 @@ def complementary_suppression(counts, suppressed, groups: list, *, max_rounds: i
         if not solved.any():
             break
         known = ~s | solved
+        # how many of each cell's groups hold no hidden cell yet: hiding it there opens a new leak, so
+        # complements that close a cycle (their other groups already hide something) are preferred
+        opens = np.zeros(len(c))
+        for member, code, n in fact:
+            hidden_n = np.bincount(code, weights=s[member], minlength=n)
+            opens[member] += hidden_n[code] == 0
         changed = False
         for member, code, n in fact:
             unk = ~known[member]
@@ -124,7 +130,8 @@ def complementary_suppression(counts, suppressed, groups: list, *, max_rounds: i
                 continue
             pos = member[cand]
             grp = code[cand]
-            order = np.lexsort((pos, c[pos], grp))  # by group, then smallest count, then position
+            # by group, then fewest new leaks, then smallest count, then position
+            order = np.lexsort((pos, c[pos], opens[pos], grp))
             first = np.r_[True, grp[order][1:] != grp[order][:-1]]
             s[pos[order][first]] = True
             changed = True
