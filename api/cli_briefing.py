@@ -83,17 +83,14 @@ def briefing_cmd(
         raise InputError(f"output {out.name!r} has extension {ext or '(none)'}; expected .html or .pdf", param="out")
     if audience not in AUDIENCES:
         raise InputError(f"audience {audience[:30]!r} is not one of {', '.join(AUDIENCES)}", param="audience")
-    if months is not None:
-        parse_months(months)  # a malformed value fails here, before any work
-        err.print("crimemap: note: the briefing covers every loaded month (its trend shows them one by one); "
-                  "--months is checked but not yet applied", markup=False)
+    month_range = parse_months(months)  # a malformed value fails here, before any work
     if ext == ".pdf":
         find_chromium()  # fail before the work when Chromium is missing
     settings = Settings(store=store, threshold=threshold)
     st = open_store(store)
     sv = Services(settings=settings, store=st, tokens=TokenBook())
     who = Principal(role=audience, name=f"cli {audience}", anonymous=audience == "parish")
-    html = briefing_html(sv, who, level, code, standalone=True)
+    html = briefing_html(sv, who, level, code, standalone=True, months=month_range)
     if ext == ".pdf":
         html_to_pdf(html, out)
     else:

@@ -74,27 +74,33 @@ class AreaView:
         return tuple(float(v) for v in self.shape.total_bounds)
 
 
-def area_view(sv: Services, who: Principal, level: str, code: str, *, with_locations: bool) -> AreaView:
-    """The figures of one polygon area for the caller (suppressed for the public), or 404."""
+def area_view(sv: Services, who: Principal, level: str, code: str, *, with_locations: bool,
+              months=None) -> AreaView:
+    """The figures of one polygon area for the caller (suppressed for the public), or 404.
+
+    ``months`` (first, last) limits the totals, crime types, locations and comparisons; the monthly trend
+    always shows every loaded month.
+    """
     geom = agg.area_geometry(sv.store, level)
     shape = geom[geom["code"] == code]
     if shape.empty:
         raise NotFoundError(f"{level} {code!r} is not among the {len(geom)} {level} areas loaded; find one with "
                             f"/search?q=NAME", param="code")
     th = sv.settings.threshold
-    total = agg.aggregate(sv.store, level, audience=who.audience, geometry=False, codes=[code], threshold=th)
-    layer_table = agg.aggregate(sv.store, level, audience=who.audience, geometry=False, threshold=th)
+    total = agg.aggregate(sv.store, level, months=months, audience=who.audience, geometry=False, codes=[code],
+                          threshold=th)
+    layer_table = agg.aggregate(sv.store, level, months=months, audience=who.audience, geometry=False, threshold=th)
     monthly = agg.monthly_series(sv.store, level, code, audience=who.audience, threshold=th)
-    types = agg.type_breakdown(sv.store, level, code, audience=who.audience, threshold=th)
+    types = agg.type_breakdown(sv.store, level, code, months=months, audience=who.audience, threshold=th)
     row = total.iloc[0]
     meta = sv.store.layers().get(level, {})
     view = AreaView(level=level, code=code, name=str(shape["name"].iloc[0] or code), shape=shape,
                     period=str(row["month"]), vintage=str(row["vintage"]), notice=meta.get("notice") or (
                         attribution_notice(geom) if bool(row["approximate"]) else None),
                     monthly=monthly, types=types, breaks=class_breaks(layer_table))
-    view.comparison = [_compare_row(level, row)] + _parents(sv, who, level, code)
+    view.comparison = [_compare_row(level, row)] + _parents(sv, who, level, code, months)
     if with_locations and who.audience != "parish":
-        view.locations = agg.top_locations(sv.store, level, code, n=10)
+        view.locations = agg.top_locations(sv.store, level, code, months=months, n=10)
     return view
 
 
@@ -108,7 +114,7 @@ def _compare_row(level: str, row) -> dict:
             "rate": row["rate_per_1000"], "population": row["population"]}
 
 
-def _parents(sv: Services, who: Principal, level: str, code: str) -> list[dict]:
+def _parents(sv: Services, who: Principal, level: str, code: str, months=None) -> list[dict]:
     """The local authority and force area the area lies in, for comparison."""
     v = chain_vintage(sv.store.layers())
     lad = None
@@ -128,7 +134,7 @@ def _parents(sv: Services, who: Principal, level: str, code: str) -> list[dict]:
     for lv, c in (("lad", lad), ("pfa", pfa)):
         if c is None or lv == level:
             continue
-        t = agg.aggregate(sv.store, lv, audience=who.audience, geometry=False, codes=[c],
+        t = agg.aggregate(sv.store, lv, months=months, audience=who.audience, geometry=False, codes=[c],
                           threshold=sv.settings.threshold)
         if len(t):
             rows.append(_compare_row(lv, t.iloc[0]))

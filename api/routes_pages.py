@@ -38,7 +38,8 @@ def _map_for(v: AreaView, tile_layer: str, *, points: bool = False) -> dict[str,
     return maps.render_parts(m)
 
 
-def briefing_html(sv, who: Principal, level: str, code: str, *, standalone: bool = False, env=None) -> str:
+def briefing_html(sv, who: Principal, level: str, code: str, *, standalone: bool = False, env=None,
+                  months=None) -> str:
     """The one-page briefing of an area, as the web route serves it and ``crimemap briefing`` writes it.
 
     ``standalone`` (a file, or a PDF): a static SVG map instead of the tile map, and the stylesheet inlined, so
@@ -49,12 +50,12 @@ def briefing_html(sv, who: Principal, level: str, code: str, *, standalone: bool
     if lv not in POLYGON_LEVELS:
         raise BadParameter("level", level, ", ".join(POLYGON_LEVELS))
     require_in_scope(sv, who, lv, check_code(code))
-    v = area_view(sv, who, lv, check_code(code), with_locations=True)
+    v = area_view(sv, who, lv, check_code(code), with_locations=True, months=months)
     ctx = dict(title=f"Crime briefing: {v.name}", v=v, chart=trend_svg(v.monthly, f"Offences per month in {v.name}"),
                legend=legend(v.breaks), purpose="One-page crime briefing for", period=v.period, vintage=v.vintage,
                marking="OFFICIAL")
     if standalone:
-        table = area_table(sv, who, lv, Filters())
+        table = area_table(sv, who, lv, Filters(months=months) if months else Filters())
         ctx.update(map=None, inline_css=(STATIC / "app" / "crimemap.css").read_text(),
                    static_map=maps.static_svg_map(table, v.code, colours=VIRIDIS,
                                                   title=f"{v.name} and the {lv} areas around it"))
