@@ -3,7 +3,8 @@
 OGL = "Contains public sector information licensed under the Open Government Licence v3.0."
 ONS_OS = ("Source: Office for National Statistics licensed under the Open Government Licence v3.0. "
           "Contains OS data © Crown copyright and database right.")
-ODBL_STATIONS = "Rail station list © OpenStreetMap contributors, available under the Open Database Licence (ODbL)."
+ODBL_STATIONS = ("Rail station list: davwheat/uk-railway-stations (Trainline EU stations data), available under the "
+                 "Open Database Licence (ODbL).")
 POLICE = "Crime data: data.police.uk. Locations are anonymised snap points, not addresses."
 ATTRIBUTION_TEXT = " ".join([OGL, ONS_OS, ODBL_STATIONS])
 KNIFE_NOTE = ("police.uk has no 'knife crime' category: the nearest are Possession of weapons and Violence and "
