@@ -74,9 +74,10 @@ def assign_offences(offences: gpd.GeoDataFrame, layers: dict[str, tuple[gpd.GeoD
     located = ~missing
 
     def areas(level: str) -> np.ndarray:
+        """The code of each distinct point on a polygon layer (``outside`` where none)."""
         poly, _ = layers[level]
         check_same_crs(pts, poly.geometry)
-        return spread(distinct_areas(distinct, poly.geometry, poly["code"].to_numpy()), missing, inverse)
+        return distinct_areas(distinct, poly.geometry, poly["code"].to_numpy())
 
     vintage = chain_vintage({k: v[1] for k, v in layers.items()})
 
@@ -92,21 +93,22 @@ def assign_offences(offences: gpd.GeoDataFrame, layers: dict[str, tuple[gpd.GeoD
     lad_from_lsoa = map_codes(lsoa, via_lsoa)
     if "ward" in layers:
         ward = areas("ward")
-        lad = map_codes(ward, _lookup("ward_to_lad", vintage, "ward", "lad"))
+        lad = spread(map_codes(ward, _lookup("ward_to_lad", vintage, "ward", "lad")), missing, inverse)
         lad = np.where(lad == OUTSIDE, lad_from_lsoa, lad)
-        out["ward"] = ward
+        out["ward"] = spread(ward, missing, inverse)
     else:
         out["ward"] = None
         lad = lad_from_lsoa
     lad = np.where(located, lad, UNLOCATED)
     out["lad"] = lad
-    out["csp"] = map_codes(lad, _lookup("lad_to_csp_pfa", vintage, "lad", "csp"))
-    out["pfa"] = map_codes(lad, _lookup("lad_to_csp_pfa", vintage, "lad", "pfa"))
+    lad_idx, lads = pd.factorize(lad, use_na_sentinel=False)  # LAD → CSP, PFA, unparished area once per LAD
+    lads = np.asarray(lads, dtype=object)
+    out["csp"] = map_codes(lads, _lookup("lad_to_csp_pfa", vintage, "lad", "csp"))[lad_idx]
+    out["pfa"] = map_codes(lads, _lookup("lad_to_csp_pfa", vintage, "lad", "pfa"))[lad_idx]
 
     if "parish" in layers:
-        parish = areas("parish")
-        ncp = _lookup("unparished", 0, "lad", "ncp")
-        unparished = map_codes(lad, ncp)
+        parish = spread(areas("parish"), missing, inverse)
+        unparished = map_codes(lads, _lookup("unparished", 0, "lad", "ncp"))[lad_idx]
         parish = np.where(parish == OUTSIDE, unparished, parish)
         out["parish"] = parish
     else:
