@@ -27,23 +27,12 @@ def store(wm_months, tmp_path_factory):
     return s
 
 
+GISTAR_JAN = ("hotspots", "run", "--method", "gistar", "--level", "h3:9", "--months", "2019-01", "--permutations", "99")
+
+
 def test_gistar_csv_lists_the_study_area_and_reconciles(store, wm_months, tmp_path):
     out = tmp_path / "hot.csv"
-    r = crimemap(
-        "hotspots",
-        "run",
-        "--method",
-        "gistar",
-        "--level",
-        "h3:9",
-        "--months",
-        "2019-01",
-        "--out",
-        out,
-        "--permutations",
-        "99",
-        store=store,
-    )
+    r = crimemap(*GISTAR_JAN, "--out", out, store=store)
     assert r.returncode == 0, r.stderr
     assert out.read_text().splitlines()[0] == "code,name,level,month,crime_type,count,z,p,p_sim,class"
     d = pd.read_csv(out)
@@ -55,24 +44,7 @@ def test_gistar_csv_lists_the_study_area_and_reconciles(store, wm_months, tmp_pa
     assert meta["method"] == "gistar" and meta["parameters"]["seed"] == 0 and meta["months"] == ["2019-01"]
     # second run is served from the cache and is identical
     out2 = tmp_path / "hot2.csv"
-    assert (
-        crimemap(
-            "hotspots",
-            "run",
-            "--method",
-            "gistar",
-            "--level",
-            "h3:9",
-            "--months",
-            "2019-01",
-            "--out",
-            out2,
-            "--permutations",
-            "99",
-            store=store,
-        ).returncode
-        == 0
-    )
+    assert crimemap(*GISTAR_JAN, "--out", out2, store=store).returncode == 0
     assert out.read_text() == out2.read_text()
 
 
