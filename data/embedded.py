@@ -25,6 +25,7 @@ import shutil
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -151,30 +152,27 @@ class EmbeddedStore(Store):
     def commit_ingest(self, offences, assignment, record, *, replace=frozenset()):
         offences = offences[OFFENCE_COLUMNS] if len(offences) else offences
         with self._writing() as (cat, gen):
-            keys = {(f, _mkey(m)) for f, m in replace}
+            for f, m in replace:
+                cat["partitions"].pop(_pkey(f, m), None)
             if len(offences):
                 months = pd.to_datetime(offences["month"])
                 offences = offences.assign(month=months)
-                new_keys = set(zip(offences["force"], months.dt.strftime("%Y-%m"), strict=True))
-            else:
-                new_keys = set()
-            replace_keys = {f"{f}|{m}" for f, m in keys}
-            for k in replace_keys:
-                cat["partitions"].pop(k, None)
-            if new_keys:
-                okey = offences["force"] + "|" + pd.to_datetime(offences["month"]).dt.strftime("%Y-%m")
+                # one sort into force-months instead of a boolean mask over the whole frame per partition
+                parts, okeys = pd.factorize(pd.MultiIndex.from_arrays([offences["force"], months]))
+                o_order, o_bounds = _runs(parts, len(okeys))
                 if len(assignment):
-                    akey = assignment["force"] + "|" + pd.to_datetime(assignment["month"]).dt.strftime("%Y-%m")
-                for force, month in sorted(new_keys):
+                    akeys = pd.MultiIndex.from_arrays([assignment["force"], pd.to_datetime(assignment["month"])])
+                    a_order, a_bounds = _runs(okeys.get_indexer(akeys), len(okeys))
+                labels = [(f, _mkey(m)) for f, m in okeys]
+                for j in sorted(range(len(okeys)), key=labels.__getitem__):
+                    force, month = labels[j]
                     key = f"{force}|{month}"
-                    new_o = offences[(okey == key).to_numpy()]
-                    new_a = assignment[(akey == key).to_numpy()] if len(assignment) else assignment
+                    new_o = offences.iloc[o_order[o_bounds[j]:o_bounds[j + 1]]]
+                    new_a = assignment.iloc[a_order[a_bounds[j]:a_bounds[j + 1]]] if len(assignment) else assignment
                     old = cat["partitions"].get(key)
                     if old:
-                        old_o = gpd.read_parquet(self.root / old["offences"])
-                        old_a = pd.read_parquet(self.root / old["assignment"])
-                        new_o = pd.concat([old_o, new_o], ignore_index=True)
-                        new_a = pd.concat([old_a, new_a], ignore_index=True)
+                        new_o = pd.concat([gpd.read_parquet(self.root / old["offences"]), new_o], ignore_index=True)
+                        new_a = pd.concat([pd.read_parquet(self.root / old["assignment"]), new_a], ignore_index=True)
                     new_o = gpd.GeoDataFrame(new_o, geometry="geometry", crs="EPSG:4326")
                     sub = f"force={force}/month={month}/{gen}.parquet"
                     located = int(new_o.geometry.notna().sum())
@@ -285,6 +283,12 @@ class EmbeddedStore(Store):
     def destroy(self) -> None:
         """Delete the whole store directory."""
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _runs(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row order that groups equal codes, and where each code's run starts (code j: bounds[j]:bounds[j+1])."""
+    order = np.argsort(codes, kind="stable")
+    return order, np.searchsorted(codes[order], np.arange(n + 1))
 
 
 def _safe(name: str) -> str:
