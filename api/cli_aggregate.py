@@ -10,9 +10,9 @@ from rich.table import Table
 from api.cli import StoreOption, app
 from api.console import err, out
 from api.exports import write_table
-from data.aggregate import aggregate
+from data.aggregate import aggregate, loaded_months
 from data.store import open_store
-from geo.record import LEVELS, parse_crime_types, parse_level, parse_months
+from geo.record import LEVELS, month_label, parse_crime_types, parse_level, parse_months
 
 
 @app.command("aggregate")
@@ -33,6 +33,10 @@ def aggregate_cmd(
     mr = parse_months(months)
     types = parse_crime_types(crime_type) if crime_type else None
     st = open_store(store)
+    loaded = loaded_months(st, force)
+    if mr is not None and loaded and not any(mr[0] <= m <= mr[1] for m in loaded):
+        err.print(f"note: months {months} are outside the loaded data ({month_label(loaded[0])}.."
+                  f"{month_label(loaded[-1])}): every area is reported as no data, not zero", markup=False)
     table = aggregate(st, lv, months=mr, crime_types=types, forces=force, audience=audience, by_month=by_month,
                       by_type=by_type, geometry=out_path is not None and out_path.suffix.lower() != ".csv")
     meta = {"level": lv, "months": table["month"].iloc[0] if len(table) and not by_month else months,

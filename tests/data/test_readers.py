@@ -68,6 +68,12 @@ def test_legacy_2011_file_in_british_national_grid(shared_data):
     p = shared_data / "crime/legacy-format/2011-02-west-midlands-street.csv.gz"
     r = _read(p)
     assert r.fmt == "legacy-2011" and r.rows == 25558 and len(r.offences) + len(r.rejects) == 25558
+    import pyproj
+
+    raw = pd.read_csv(p)
+    lon, lat = pyproj.Transformer.from_crs(27700, 4326, always_xy=True).transform(raw["Easting"][0], raw["Northing"][0])
+    first = r.offences.geometry.iloc[0]
+    assert abs(first.x - lon) < 1e-9 and abs(first.y - lat) < 1e-9  # spot-check against pyproj
     b = r.offences.total_bounds  # Birmingham / Black Country, in lon/lat after reprojection from EPSG:27700
     assert -2.3 < b[0] < b[2] < -1.4 and 52.3 < b[1] < b[3] < 52.7
     # "Violent crime" is not today's "Violence and sexual offences": kept, type null, source name kept
