@@ -24,9 +24,12 @@ is normalised over the samples it reaches, so every offence contributes exactly 
 Parameter choice (``auto``, the default): rolling-origin validation on the training months only. For training
 months ``m_1 .. m_T`` every origin ``v`` in ``m_2 .. m_T`` is a validation target: the scores are fitted on the
 months before ``v`` (with the study area of those months) and scored by PAI at 5 % of the study area on ``v``
-(same ranking and tie rule as the evaluation). The parameters with the highest mean PAI over the origins win;
-ties go to the earlier entry of :data:`GRID`, which is ordered from the plainest (own-cell count, no decay, no
-other types) outwards. With a single training month there is nothing to validate on and :data:`FALLBACK` is
+(same ranking and tie rule as the evaluation). The one-standard-error rule picks the winner: the earliest entry
+of :data:`GRID` (ordered from the plainest — own-cell count, no decay, no other types — outwards) whose mean PAI
+is within one standard error of the best mean (binomial error of the validation hit counts), so a gain smaller
+than the noise of the validation months does not buy a more complex model. Where smoothing does not help (all
+crime on police.uk snap points, for instance) the plainest entry wins and the ranking equals the own-cell counts.
+With a single training month there is nothing to validate on and :data:`FALLBACK` is
 used. The target month is never seen: this runs inside the scorer, which only receives training months.
 
 Grid (``spacing`` the level's cell-centre spacing):
@@ -253,18 +256,25 @@ class ProspectiveKDE:
             fit, v = months[:i], months[i]
             target = self.events[(self.events["month"] == v) & self.events["selected"]].groupby("code").size()
             origins.append((fit, target))
-        best, best_pai = None, -np.inf
+        results = []  # (params, mean PAI, standard error of that mean), in GRID order
         for entry in GRID:
             p = params_from_grid(entry, self.spacing)
-            pais = []
+            pais, variances = [], []
             for fit, target in origins:
                 sc = self.scores(fit, p)
                 r = score_selection(rank_cells(sc), target, pd.Series(dtype=float), shares=[SELECT_SHARE])
-                pais.append(r["pai"].iloc[0] if r["pai"].notna().iloc[0] else 0.0)
-            mean = float(np.mean(pais))
-            if mean > best_pai + 1e-12:
-                best, best_pai = p, mean
-        return best, best_pai
+                pai = r["pai"].iloc[0] if r["pai"].notna().iloc[0] else 0.0
+                hit, n = r["hit_rate"].iloc[0], float(target.sum())
+                # binomial standard error of the hit count, carried to PAI (PAI is proportional to hits)
+                rel = math.sqrt((1 - hit) / (hit * n)) if hit and 0 < hit < 1 and n > 0 else 0.0
+                pais.append(pai)
+                variances.append((pai * rel) ** 2)
+            results.append((p, float(np.mean(pais)), math.sqrt(sum(variances)) / len(pais)))
+        # one-standard-error rule: the plainest entry whose validation PAI is within one standard error of the
+        # best one; gains smaller than the noise of the validation months do not buy a more complex model
+        top = max(results, key=lambda r: r[1])
+        chosen = next(r for r in results if r[1] >= top[1] - top[2])
+        return chosen[0], chosen[1]
 
     def __call__(self, tr, study, months) -> pd.Series:
         """Scorer for ``geo.evaluation.backtest``: only the training ``months`` are used."""
