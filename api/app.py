@@ -26,8 +26,8 @@ from api.settings import Settings
 from data.store import open_store
 
 STATIC = Path(__file__).resolve().parent / "static"
-#: npm packages served under /static/vendor/<package>/… (installed by scripts/setup from api/static/package.json)
-VENDOR = STATIC / "node_modules"
+#: npm files served under /static/vendor/<package>/… (copied there by scripts/setup from api/static/package.json)
+VENDOR = STATIC / "vendor"
 log = logging.getLogger("crimemap.api")
 
 DESCRIPTION = """Crime counts per parish, ward, LSOA, local authority, CSP, force area and H3 cell from police.uk
@@ -68,5 +68,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if VENDOR.is_dir():
         app.mount("/static/vendor", StaticFiles(directory=VENDOR), name="static-vendor")
     else:
-        log.warning("front-end assets missing (%s): run scripts/setup (npm install in api/static)", VENDOR)
+        log.warning("front-end assets missing (%s): run scripts/setup (npm assets into api/static/vendor)", VENDOR)
     return app

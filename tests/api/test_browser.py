@@ -19,7 +19,7 @@ from tests.conftest import need  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
-AXE = ROOT / "api/static/node_modules/axe-core/axe.min.js"
+AXE = ROOT / "api/static/vendor/axe-core/axe.min.js"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -48,7 +48,7 @@ def live_server(web_app):
 @pytest.fixture(scope="module")
 def browser():
     need(CHROMIUM.exists(), "Chromium at /usr/bin/chromium (apt-get install chromium)")
-    need(AXE.exists(), "axe-core in api/static/node_modules (scripts/setup runs npm install)")
+    need(AXE.exists(), "axe-core in api/static/vendor (scripts/setup copies the npm assets)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

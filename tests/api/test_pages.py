@@ -63,8 +63,8 @@ def test_page_roles(client):
 
 
 def test_vendor_assets_are_served(client):
-    need((Path(__file__).resolve().parents[2] / "api/static/node_modules/leaflet").is_dir(),
-         "npm assets in api/static/node_modules (scripts/setup runs npm install)")
+    need((Path(__file__).resolve().parents[2] / "api/static/vendor/leaflet").is_dir(),
+         "npm assets in api/static/vendor (scripts/setup copies them)")
     for path in ("/static/vendor/leaflet/dist/leaflet.js", "/static/vendor/leaflet/dist/leaflet.css",
                  "/static/vendor/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js", "/static/app/crimemap.js"):
         assert client.get(path).status_code == 200, path

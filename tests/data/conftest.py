@@ -6,7 +6,6 @@ Under CI (``CI=true``) a cluster that cannot start fails the PostGIS tests inste
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # `tests.pg` under --import-mode=importlib
 
-from tests.conftest import IN_CI  # noqa: E402
+from tests.conftest import need  # noqa: E402
 from tests.pg import ClusterUnavailable, create_database, throwaway_cluster  # noqa: E402
 
 TEMPLATE = "crimemap_template"
@@ -29,9 +28,7 @@ def pg_server():
         cluster = throwaway_cluster()
         url = cluster.__enter__()
     except ClusterUnavailable as e:
-        if IN_CI:
-            pytest.fail(f"PostGIS tests must run under CI: {e}")
-        pytest.skip(f"no PostgreSQL/PostGIS here: {e}")
+        need(False, f"a PostgreSQL/PostGIS cluster for the PostGIS tests ({e})")
     try:
         from data.postgis import PostGISStore
 
@@ -47,6 +44,3 @@ def pg_url(pg_server) -> str:
     """A fresh, empty crimemap database (cloned from the template) for one test."""
     return create_database(pg_server, f"crimemap_test_{next(_counter)}", template=TEMPLATE)
 
-
-def embedded_available() -> bool:
-    return importlib.util.find_spec("data.embedded") is not None

@@ -6,20 +6,16 @@ import importlib.util
 
 import geopandas as gpd
 import pandas as pd
-import pytest
 
 from data.assignment import assign_offences
 from data.readers import read_crime_file
 from tests.conftest import SHARED, STREET, need
-from tests.data.conftest import embedded_available
 
 
 def test_dask_ward_counts_equal_the_stored_assignment(shared_data, tmp_path):
     # under CI a missing scale extra fails instead of skipping (scripts/setup installs '.[dev,scale]')
     need(importlib.util.find_spec("distributed") is not None,
          "dask distributed (the scale extra: pip install -e '.[dev,scale]')")
-    if not embedded_available():
-        pytest.skip("data/embedded.py missing")
     from distributed import Client, LocalCluster
 
     from data.embedded import EmbeddedStore

@@ -27,8 +27,7 @@ from data.readers import read_crime_file
 from data.store import COVERAGE_COLUMNS, H3_COLUMN, open_store
 from geo.errors import InputError
 from geo.record import COLUMNS
-from tests.conftest import ROOT, SHARED, STREET, need
-from tests.data.conftest import embedded_available
+from tests.conftest import ROOT, SHARED, STREET
 
 FORCE = "west-mercia"
 JAN, DEC = dt.date(2019, 1, 1), dt.date(2018, 12, 1)
@@ -111,7 +110,6 @@ def _same(a: pd.DataFrame, b: pd.DataFrame, columns: list[str], key=("force", "m
 @pytest.fixture(params=["embedded", "postgis"])
 def location(request, tmp_path) -> str:
     if request.param == "embedded":
-        need(embedded_available(), "data/embedded.py (the embedded store)")
         return str(tmp_path / "store")
     return request.getfixturevalue("pg_url")
 
