@@ -358,8 +358,6 @@ def aggregate(store: Store, level: str, *, months: tuple[dt.date, dt.date] | Non
     table.loc[sup, ["count", "rate_per_1000", "per_km2"]] = np.nan
     table = table[OUTPUT_COLUMNS].sort_values(["code", "month", "crime_type"], kind="stable").reset_index(drop=True)
     if bbox is not None:
-        if not geometry:
-            pass
         inb = table["code"].map(polys.map(lambda g: g is not None and g.intersects(_box(bbox))) if len(polys)
                                 else pd.Series(dtype=bool)).fillna(False).astype(bool)
         table = table[inb.to_numpy()].reset_index(drop=True)

@@ -131,10 +131,7 @@ class EmbeddedStore(Store):
     def _write(self, rel: str, frame: pd.DataFrame) -> str:
         path = self.root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(frame, gpd.GeoDataFrame):
-            frame.to_parquet(path, index=False, compression="zstd")
-        else:
-            frame.to_parquet(path, index=False, compression="zstd")
+        frame.to_parquet(path, index=False, compression="zstd")  # GeoParquet when frame is a GeoDataFrame
         return rel
 
     @property
@@ -270,11 +267,9 @@ class EmbeddedStore(Store):
         t = self._catalogue()["tables"].get(name)
         if not t:
             return None
-        if isinstance(pq.read_schema(self.root / t["file"]).metadata or {}, dict) and b"geo" in (
-            pq.read_schema(self.root / t["file"]).metadata or {}
-        ):
-            return gpd.read_parquet(self.root / t["file"])
-        return pd.read_parquet(self.root / t["file"])
+        path = self.root / t["file"]
+        is_geo = b"geo" in (pq.read_schema(path).metadata or {})  # GeoParquet metadata
+        return gpd.read_parquet(path) if is_geo else pd.read_parquet(path)
 
     def table_meta(self, name):
         t = self._catalogue()["tables"].get(name)

@@ -123,7 +123,7 @@ def ingest(store: Store, paths, *, replace: bool = False, reject_path: str | Pat
     for rep in reps:
         assert rep.rows == rep.stored + rep.duplicates + rep.rejected, rep  # nothing lost silently
 
-    layers = {lv: (store.read_layer(lv), meta) for lv, meta in store.layers().items()}
+    layers = loaded_layers(store)
     advance(0, description="assigning to areas")
     assignment = assign_offences(new, layers) if len(new) else assign_offences(
         gpd.GeoDataFrame({"force": [], "month": [], "offence_id": [], "lsoa11": []}, geometry=[], crs="EPSG:4326"),
@@ -142,13 +142,18 @@ def ingest(store: Store, paths, *, replace: bool = False, reject_path: str | Pat
         "reject_file": report.reject_file,
     }
     advance(0, description="writing")
-    store.commit_ingest(new if len(new) else new, assignment, record, replace=replace_keys)
+    store.commit_ingest(new, assignment, record, replace=replace_keys)
     return report
+
+
+def loaded_layers(store: Store) -> dict[str, tuple[gpd.GeoDataFrame, dict]]:
+    """Every boundary layer in ``store`` as {level: (polygons, metadata)}, the input of the assignment."""
+    return {lv: (store.read_layer(lv), meta) for lv, meta in store.layers().items()}
 
 
 def reassign_all(store: Store, extra_layer: tuple[str, gpd.GeoDataFrame, dict] | None = None) -> pd.DataFrame:
     """The assignment of everything stored, with ``extra_layer`` (level, polygons, meta) added or replacing."""
-    layers = {lv: (store.read_layer(lv), meta) for lv, meta in store.layers().items()}
+    layers = loaded_layers(store)
     if extra_layer is not None:
         lv, poly, meta = extra_layer
         layers[lv] = (poly, meta)
