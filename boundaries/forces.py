@@ -105,6 +105,7 @@ def _index() -> dict[str, Force]:
 
 
 _INDEX = _index()
+_BY_PFA = {f.pfa_code: f for f in FORCES if f.pfa_code}
 
 
 def find_force(name: str) -> Force | None:
@@ -155,7 +156,4 @@ def force_by_pfa(code: str) -> Force | None:
     >>> force_by_pfa("E23000004").slug
     'merseyside'
     """
-    for f in FORCES:
-        if f.pfa_code == code:
-            return f
-    return None
+    return _BY_PFA.get(code)

@@ -216,7 +216,8 @@ def _area_forces(store: Store, level: str, codes: pd.Index) -> pd.Series:
                              lookups.unparished_areas().set_index("ncp")["lad"]])
             lad = pd.Series(codes, index=codes).map(p2l[~p2l.index.duplicated()])
         pfa = lad.map(chain.set_index("lad")["pfa"])
-    return pfa.map(lambda c: force_by_pfa(c).slug if isinstance(c, str) and force_by_pfa(c) else None)
+    slugs = {c: f.slug for c in pfa.dropna().unique() if (f := force_by_pfa(c)) is not None}
+    return pd.Series([slugs.get(c) for c in pfa], index=pfa.index, dtype=object)  # None where no force
 
 
 # ---- the aggregate ------------------------------------------------------------------------------------
