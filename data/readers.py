@@ -4,7 +4,9 @@ folders of either, and the 2011 format (British National Grid coordinates).
 Every reader returns the canonical offence record (``geo.record.COLUMNS`` + ``geometry`` + ``h3_10``) plus
 the rows it rejected, each with file, line and reason. File-level faults (not a crime file, wrong header,
 truncated gzip, unreadable zip, undecodable bytes) raise :class:`geo.errors.InputError` before anything is
-stored. Parsing and validation are vectorised with pandas and Arrow; only the sha256 of id-less rows loops.
+stored. Parsing and validation are vectorised with Arrow (pyarrow.csv, pyarrow.compute), from bytes to the Arrow
+batch of :mod:`data.batch` with no Python object per row; only the sha256 of id-less rows and the messages of
+rejected rows loop.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyproj
-import shapely
 
 from boundaries.forces import find_force
+from data import batch
+from data.store import H3_COLUMN
 from geo.assign import distinct_xy
 from geo.errors import InputError
 from geo.hexgrid import points_to_h3
@@ -56,15 +60,22 @@ REJECT_COLUMNS = ["file", "line", "reason"]
 
 @dataclass
 class ReadResult:
-    """What one file gave: canonical offences, rejected rows and the file's own counts."""
+    """What one file gave: canonical offences (a :mod:`data.batch` table with ``source_line``), rejected rows
+    and the file's own counts."""
 
     source: str
     sha256: str
     fmt: str
     rows: int
-    offences: gpd.GeoDataFrame
+    table: pa.Table
     rejects: pd.DataFrame
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def offences(self) -> gpd.GeoDataFrame:
+        """The offences as a canonical GeoDataFrame (with ``source_line``)."""
+        frame = batch.to_frame(self.table)
+        return frame[COLUMNS + [H3_COLUMN, "source_line", "geometry"]]
 
 
 @dataclass
@@ -148,8 +159,11 @@ def _zip_sources(p: Path) -> tuple[list[Source], list[str]]:
 
 # ---- reading one file ----------------------------------------------------------------------------
 
-def decode(name: str, raw: bytes) -> str:
-    """Bytes of a (possibly gzip-compressed) CSV to text, with file-level faults as InputError."""
+_BOM = b"\xef\xbb\xbf"
+
+
+def decode(name: str, raw: bytes) -> bytes:
+    """The UTF-8 bytes of a (possibly gzip-compressed) CSV, without BOM; file-level faults as InputError."""
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
@@ -159,11 +173,14 @@ def decode(name: str, raw: bytes) -> str:
     if not raw.strip():
         raise InputError(f"{name}: file is empty; expected a police.uk crime CSV with the 12-column header "
                          f"(Crime ID, Month, …) or the 8-column 2011 header", param="path")
+    if raw.startswith(_BOM):
+        raw = raw[len(_BOM):]
     try:
-        return raw.decode("utf-8-sig")
+        raw.decode("utf-8")  # validate only: Arrow parses the bytes
     except UnicodeDecodeError as e:
         raise InputError(f"{name}: bytes at offset {e.start} are not UTF-8; expected a UTF-8 police.uk CSV",
                          param="path") from None
+    return raw
 
 
 def read_crime_file(name: str, raw: bytes) -> ReadResult:
@@ -180,8 +197,8 @@ def read_crime_file(name: str, raw: bytes) -> ReadResult:
     >>> r.rows, len(r.offences), int(r.offences.geometry.isna().sum()), r.rejects["reason"].tolist()
     (3, 2, 1, ["month '2019-13' is not YYYY-MM"])
     """
-    text = decode(name, raw)
-    first = next(csv.reader(io.StringIO(text.split("\n", 1)[0])))
+    data = decode(name, raw)
+    first = next(csv.reader(io.StringIO(data.split(b"\n", 1)[0].decode("utf-8"))))
     header = [h.strip() for h in first]
     if header == STREET_HEADER:
         fmt = "street"
@@ -193,167 +210,198 @@ def read_crime_file(name: str, raw: bytes) -> ReadResult:
             f"police.uk header (Crime ID, Month, …) or the 8-column 2011 header (Month, Reported by, …, Easting, …)",
             param="path",
         )
-    frame, rejects = _parse_rows(name, text, len(header))
-    if len(frame) == 0 and len(rejects) == 0:
+    table, lines, rejects = _parse_rows(name, data, header)
+    if len(table) == 0 and len(rejects) == 0:
         raise InputError(f"{name}: file has the {fmt} header but no rows; expected at least one offence row",
                          param="path")
-    frame.columns = header
     sha = hashlib.sha256(raw).hexdigest()
-    offences, rej2 = (_street if fmt == "street" else _legacy)(name, frame)
+    offences, rej2 = (_street if fmt == "street" else _legacy)(name, table, lines)
     rejects = pd.concat([rejects, rej2], ignore_index=True).sort_values("line", kind="stable").reset_index(drop=True)
-    return ReadResult(name, sha, fmt, len(frame) + len(rejects[rejects["reason"].str.startswith("row has")]),
+    return ReadResult(name, sha, fmt, len(table) + int(rejects["reason"].str.startswith("row has").sum()),
                       offences, rejects)
 
 
-def _parse_rows(name: str, text: str, ncols: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """All data rows as str columns with a ``_line`` number; rows with the wrong field count are rejected."""
+def _parse_rows(name: str, data: bytes, header: list[str]) -> tuple[pa.RecordBatch, np.ndarray, pd.DataFrame]:
+    """All data rows as string columns named by ``header``, their line numbers, and the rows with the wrong
+    number of fields (rejected)."""
+    ncols = len(header)
     try:
-        d = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, header=None, skiprows=1,
-                        names=range(ncols), engine="c")
-        lines = np.arange(2, len(d) + 2)
-        bad = pd.DataFrame(columns=REJECT_COLUMNS)
-        # pandas fills short rows with "": a row with too few fields has no way to be told apart from
-        # trailing empty fields, which police.uk writes as commas, so short rows are read as they are.
-    except pd.errors.ParserError:
-        rows, lines_l, bad_rows = [], [], []
-        for i, row in enumerate(csv.reader(io.StringIO(text))):
-            if i == 0:
-                continue
-            if len(row) == ncols:
-                rows.append(row)
-                lines_l.append(i + 1)
-            elif row:
-                bad_rows.append((name, i + 1, f"row has {len(row)} fields; expected {ncols}"))
-        d = pd.DataFrame(rows, columns=range(ncols), dtype=str)
-        lines = np.asarray(lines_l, dtype=int)
-        bad = pd.DataFrame(bad_rows, columns=REJECT_COLUMNS)
-    d.index = lines
-    return d, bad
+        t = pacsv.read_csv(
+            pa.BufferReader(data),
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, use_threads=False,
+                                           block_size=max(1 << 20, min(len(data) + 1, 1 << 26))),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string()),
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+        return _one_batch(t, header), np.arange(2, len(t) + 2), pd.DataFrame(columns=REJECT_COLUMNS)
+    except pa.ArrowInvalid:  # some row has the wrong number of fields: read row by row, reject those rows
+        pass
+    rows, lines, bad = [], [], []
+    for i, row in enumerate(csv.reader(io.StringIO(data.decode("utf-8")))):
+        if i == 0:
+            continue
+        if len(row) == ncols:
+            rows.append(row)
+            lines.append(i + 1)
+        elif row:
+            bad.append((name, i + 1, f"row has {len(row)} fields; expected {ncols}"))
+    cols = list(zip(*rows, strict=True)) if rows else [()] * ncols
+    t = pa.table({h: pa.array(list(c), pa.string()) for h, c in zip(header, cols, strict=True)})
+    return _one_batch(t, header), np.asarray(lines, dtype=np.int64), pd.DataFrame(bad, columns=REJECT_COLUMNS)
 
 
-def _common(name: str, d: pd.DataFrame, lon: np.ndarray, lat: np.ndarray, has_xy: np.ndarray, bad_xy: np.ndarray,
-            crime_type: pd.Series, id_col: pd.Series | None, lsoa: pd.Series, outcome: pd.Series):
-    reasons = pd.Series("", index=d.index, dtype=object)
+def _one_batch(t: pa.Table, header: list[str]) -> pa.RecordBatch:
+    """The table as one record batch (plain arrays, indexable by column name)."""
+    return pa.RecordBatch.from_arrays([t.column(h).combine_chunks() for h in header], names=header)
 
-    month = d["Month"].str.strip()
-    bad_month = ~month.str.match(_MONTH)
-    if bad_month.any():  # (each reason is written only where some row has it)
-        reasons[bad_month] = "month '" + month[bad_month].str.slice(0, 20) + "' is not YYYY-MM"
 
-    falls = d["Falls within"].str.strip()
+def _trim(a) -> pa.Array:
+    return pc.utf8_trim_whitespace(a)
+
+
+def _blank_null(a: pa.Array) -> pa.Array:
+    """Trimmed strings, null where blank."""
+    v = _trim(a)
+    return pc.if_else(pc.equal(v, ""), None, v)
+
+
+def _common(name: str, d: pa.RecordBatch, lines: np.ndarray, lon: np.ndarray, lat: np.ndarray, has_xy: np.ndarray,
+            bad_xy: np.ndarray, crime_type: pa.Array, id_col: pa.Array | None, lsoa: pa.Array | None,
+            outcome: pa.Array | None) -> tuple[pa.Table, pd.DataFrame]:
+    """Validate rows (month, force, crime type, coordinates), derive ids, H3 cells; return (batch, rejects)."""
+    n = len(d)
+    month = _trim(d["Month"])
+    bad_month = ~pc.fill_null(pc.match_substring_regex(month, _MONTH.pattern), False).to_numpy(zero_copy_only=False)
+    falls = _trim(d["Falls within"]).dictionary_encode()
     # one force-table look-up per distinct name, spread to the rows by position
-    fcode, fnames = pd.factorize(falls, use_na_sentinel=False)
-    forces = [find_force(v) for v in fnames]
-    force_slug = pd.Series(np.array([f.slug if f else None for f in forces], dtype=object)[fcode], index=d.index)
-    pfa = pd.Series(np.array([f.pfa_code if f else None for f in forces], dtype=object)[fcode], index=d.index)
-    unknown_force = force_slug.isna() & (reasons == "")
-    if unknown_force.any():
-        reasons[unknown_force] = "force '" + falls[unknown_force].str.slice(0, 40) + "' is not in the force table"
+    forces = [find_force(v) for v in falls.dictionary.to_pylist()]
+    fidx = falls.indices.to_numpy(zero_copy_only=False)
+    unknown_force = np.array([f is None for f in forces], dtype=bool)[fidx] if n else np.zeros(0, bool)
+    unknown_type = pc.is_null(crime_type).to_numpy(zero_copy_only=False)
+    fault = bad_month | unknown_force | unknown_type | bad_xy
+    ok = ~fault
+    rejects = _reasons(name, d, lines, np.flatnonzero(fault), bad_month, unknown_force, unknown_type)
 
-    unknown_type = crime_type.isna() & (reasons == "")
-    if unknown_type.any():
-        reasons[unknown_type] = ("crime type '" + d["Crime type"][unknown_type].str.slice(0, 40)
-                                 + "' is not a police.uk category")
-    if bad_xy.any():
-        reasons[bad_xy & (reasons == "")] = "coordinates unparsable, half-missing or outside Britain"
+    keep = pa.array(np.flatnonzero(ok))
+    m = len(keep)
+    slug = pa.array([f.slug if f else None for f in forces], pa.string()).take(pa.array(fidx)).take(keep)
+    pfa = pa.array([f.pfa_code if f else None for f in forces], pa.string()).take(pa.array(fidx)).take(keep)
+    month_ok = month.take(keep)
 
-    ok = (reasons == "").to_numpy()
-    rejects = pd.DataFrame({"file": name, "line": d.index[~ok], "reason": reasons[~ok].to_numpy()})
-
-    if id_col is not None:
-        given = id_col[ok].str.strip()
-        need = (given == "").to_numpy()
+    # offence ids: the Crime ID, else sha256(force, month, row content, k-th repeat of that content)
+    given = _trim(id_col).take(keep) if id_col is not None else pa.array([""] * m, pa.string())
+    need = pc.equal(given, "").to_numpy(zero_copy_only=False)
+    if need.any():
+        rows = keep.take(pa.array(np.flatnonzero(need)))
+        content = pc.binary_join_element_wise(*[c.take(rows) for c in d.columns], "\x1f")
+        codes, _ = pd.factorize(content.to_numpy(zero_copy_only=False))
+        k = pd.Series(codes).groupby(codes).cumcount().astype(str).to_numpy(dtype=object)
+        keys = pc.binary_join_element_wise(slug.filter(need), month_ok.filter(need), content, pa.array(k), "\x1f")
+        hashed = pa.array([hashlib.sha256(s.encode()).hexdigest() for s in keys.to_pylist()], pa.string())
+        offence_id = pc.replace_with_mask(given, pa.array(need), hashed)
     else:
-        given = None
-        need = np.ones(int(ok.sum()), dtype=bool)
-    sub = d[ok][need]
-    content = _join_columns(sub, "\x1f")
-    k = content.groupby(content).cumcount().astype(str)
-    keys = (force_slug[ok][need] + "\x1f" + month[ok][need] + "\x1f" + content + "\x1f" + k).tolist()
-    hashed = [hashlib.sha256(s.encode()).hexdigest() for s in keys]
-    offence_id = (given.to_numpy(dtype=object) if given is not None else np.empty(int(ok.sum()), dtype=object))
-    offence_id[need] = hashed
-    offence_id = pd.Series(offence_id, index=d.index[ok])
+        offence_id = given
 
-    located = has_xy[ok]
-    geometry = np.full(len(located), None, dtype=object)
-    x, y = lon[ok][located], lat[ok][located]
-    # police.uk snaps offences to a fixed set of points: one (immutable) Point and one H3 cell per distinct point
-    codes, first = distinct_xy(x, y)
-    geometry[located] = shapely.points(x[first], y[first])[codes]
-    h3 = np.full(len(located), None, dtype=object)
-    h3[located] = points_to_h3(x[first], y[first], 10)[codes]
-    frame = pd.DataFrame({
-        "offence_id": offence_id.to_numpy(dtype=object),
-        "month": pd.to_datetime(month[ok] + "-01", format="%Y-%m-%d").to_numpy(),
-        "force": force_slug[ok].to_numpy(dtype=object),
-        "pfa_code": pfa[ok].to_numpy(dtype=object),
-        "crime_type": crime_type[ok].to_numpy(dtype=object),
-        "crime_type_source": d["Crime type"][ok].str.strip().to_numpy(dtype=object),
-        "lsoa11": _blank_none(lsoa[ok]),
-        "location": d["Location"][ok].str.strip().to_numpy(dtype=object),
-        "outcome": _blank_none(outcome[ok]),
-        "h3_10": h3,
+    # police.uk snaps offences to a fixed set of points: one H3 cell per distinct point
+    okn = np.flatnonzero(ok)
+    located = has_xy[okn]
+    x, y = lon[okn], lat[okn]
+    h3_index = np.full(m, -1, dtype=np.int64)
+    cells = pa.array([], pa.string())
+    if located.any():
+        codes, first = distinct_xy(x[located], y[located])
+        cells = pa.array(points_to_h3(x[located][first], y[located][first], 10), pa.string())
+        h3_index[located] = codes
+    h3 = cells.take(pa.array(h3_index, mask=~located))
+    empty = pa.nulls(m, pa.string())
+    batch = pa.table({
+        "offence_id": offence_id,
+        "month": pc.strptime(pc.binary_join_element_wise(month_ok, "01", "-"), "%Y-%m-%d", "us"),
+        "force": slug,
+        "pfa_code": pfa,
+        "crime_type": crime_type.take(keep),
+        "crime_type_source": _trim(d["Crime type"]).take(keep),
+        "lsoa11": _blank_null(lsoa).take(keep) if lsoa is not None else empty,
+        "location": _trim(d["Location"]).take(keep),
+        "outcome": _blank_null(outcome).take(keep) if outcome is not None else empty,
+        H3_COLUMN: h3,
+        "lon": pa.array(x, mask=~located),
+        "lat": pa.array(y, mask=~located),
+        "source_line": pa.array(lines[okn], pa.int64()),
     })
-    frame["source_line"] = d.index[ok].to_numpy()
-    out = gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326")
-    return out[COLUMNS + ["h3_10", "source_line", "geometry"]], rejects
+    return batch, rejects
 
 
-def _join_columns(frame: pd.DataFrame, sep: str) -> pd.Series:
-    """Each row's fields joined by ``sep`` (as ``str.cat`` column by column, in one Arrow kernel).
+def _reasons(name, d, lines, rows, bad_month, unknown_force, unknown_type) -> pd.DataFrame:
+    """The reject rows (file, line, reason) for the faulty ``rows``: the first fault of each, in that order."""
+    if not len(rows):
+        return pd.DataFrame(columns=REJECT_COLUMNS)
+    take = pa.array(rows)
+    month = _trim(d["Month"]).take(take).to_pylist()
+    falls = _trim(d["Falls within"]).take(take).to_pylist()
+    ctype = d["Crime type"].take(take).to_pylist()
+    reasons = []
+    for j, r in enumerate(rows):
+        if bad_month[r]:
+            reasons.append(f"month '{month[j][:20]}' is not YYYY-MM")
+        elif unknown_force[r]:
+            reasons.append(f"force '{falls[j][:40]}' is not in the force table")
+        elif unknown_type[r]:
+            reasons.append(f"crime type '{ctype[j][:40]}' is not a police.uk category")
+        else:
+            reasons.append("coordinates unparsable, half-missing or outside Britain")
+    return pd.DataFrame({"file": name, "line": lines[rows], "reason": reasons}, columns=REJECT_COLUMNS)
 
-    Examples
-    --------
-    >>> _join_columns(pd.DataFrame({0: ["a", ""], 1: ["b", "c"]}, dtype=str), "|").tolist()
-    ['a|b', '|c']
-    """
-    arrays = [pa.array(frame[c].astype(str).array).cast(pa.large_string()) for c in frame.columns]
-    joined = pc.binary_join_element_wise(*arrays, pa.scalar(sep, pa.large_string()))
-    return pd.Series(pd.array(joined, dtype=frame[frame.columns[0]].astype(str).dtype), index=frame.index)
+
+_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 
 
-def _blank_none(s: pd.Series) -> np.ndarray:
-    v = s.str.strip()
-    return v.where(v != "", None).to_numpy(dtype=object)
+def _coords(a: pa.Array, b: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Parsed coordinate pairs: (x, y, has a finite pair, is neither a pair nor blank)."""
 
+    def number(s):
+        good = pc.match_substring_regex(s, _NUMBER)
+        return pc.cast(pc.if_else(good, s, None), pa.float64()).to_numpy(zero_copy_only=False)
 
-def _coords(a: pd.Series, b: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    sa, sb = a.str.strip(), b.str.strip()
-    x = pd.to_numeric(sa, errors="coerce").to_numpy(float)
-    y = pd.to_numeric(sb, errors="coerce").to_numpy(float)
-    empty = ((sa == "") & (sb == "")).to_numpy()
+    sa, sb = _trim(a), _trim(b)
+    x, y = number(sa), number(sb)
+    empty = pc.and_(pc.equal(sa, ""), pc.equal(sb, "")).to_numpy(zero_copy_only=False)
     has = np.isfinite(x) & np.isfinite(y)
-    bad = ~empty & ~has
-    return x, y, has, bad
+    return x, y, has, ~empty & ~has
 
 
-def _street(name: str, d: pd.DataFrame):
+def _street(name: str, d: pa.RecordBatch, lines: np.ndarray):
     lon, lat, has, bad = _coords(d["Longitude"], d["Latitude"])
-    outside = has & ~((lon >= LON_RANGE[0]) & (lon <= LON_RANGE[1]) & (lat >= LAT_RANGE[0]) & (lat <= LAT_RANGE[1]))
-    bad = bad | outside
-    has = has & ~outside
-    ct = d["Crime type"].str.strip()
-    crime_type = ct.where(ct.isin(CRIME_TYPES), None)
-    return _common(name, d, lon, lat, has, bad, crime_type, d["Crime ID"], d["LSOA code"], d["Last outcome category"])
+    with np.errstate(invalid="ignore"):
+        inside = (lon >= LON_RANGE[0]) & (lon <= LON_RANGE[1]) & (lat >= LAT_RANGE[0]) & (lat <= LAT_RANGE[1])
+    outside = has & ~inside
+    ct = _trim(d["Crime type"])
+    crime_type = pc.if_else(pc.is_in(ct, value_set=pa.array(CRIME_TYPES)), ct, None)
+    return _common(name, d, lines, lon, lat, has & ~outside, bad | outside, crime_type,
+                   d["Crime ID"], d["LSOA code"], d["Last outcome category"])
 
 
 _TO_WGS84 = pyproj.Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
+_LEGACY_MAP = pa.array(list(LEGACY_EXACT)), pa.array(list(LEGACY_EXACT.values()))
 
 
-def _legacy(name: str, d: pd.DataFrame):
+def _legacy(name: str, d: pa.RecordBatch, lines: np.ndarray):
     e, n, has, bad = _coords(d["Easting"], d["Northing"])
-    outside = has & ~((e >= 0) & (e <= 700_000) & (n >= 0) & (n <= 1_300_000))
-    bad = bad | outside
+    with np.errstate(invalid="ignore"):
+        inside = (e >= 0) & (e <= 700_000) & (n >= 0) & (n <= 1_300_000)
+    outside = has & ~inside
     has = has & ~outside
     lon, lat = _TO_WGS84.transform(np.where(has, e, 0.0), np.where(has, n, 0.0))
-    ct = d["Crime type"].str.strip()
-    mapped = ct.map(LEGACY_EXACT)
-    known = ct.isin(list(LEGACY_EXACT) + sorted(LEGACY_INEXACT))
-    # inexact 2011 categories keep crime_type null; truly unknown names are rejected
-    crime_type = mapped.where(known, None)
-    crime_type = crime_type.where(~ct.isin(LEGACY_INEXACT), "__legacy__")
-    empty = pd.Series("", index=d.index, dtype=object)
-    offences, rejects = _common(name, d, np.asarray(lon), np.asarray(lat), has, bad, crime_type, None, empty, empty)
-    offences["crime_type"] = offences["crime_type"].where(offences["crime_type"] != "__legacy__", None)
-    return offences, rejects
+    ct = _trim(d["Crime type"])
+    # exact 2011 categories map to today's; inexact ones ("Violent crime", "Other crime") are kept with a null
+    # crime_type (crime_type_source keeps the name); truly unknown names are rejected
+    mapped = pc.take(_LEGACY_MAP[1], pc.index_in(ct, value_set=_LEGACY_MAP[0]))
+    inexact = pc.is_in(ct, value_set=pa.array(sorted(LEGACY_INEXACT)))
+    check = pc.if_else(inexact, "__legacy__", mapped)
+    batch, rejects = _common(name, d, lines, np.asarray(lon), np.asarray(lat), has, bad | outside, check,
+                             None, None, None)
+    ctype = batch.column("crime_type")
+    batch = batch.set_column(batch.schema.get_field_index("crime_type"), "crime_type",
+                             pc.if_else(pc.equal(ctype, "__legacy__"), None, ctype))
+    return batch, rejects

@@ -1,0 +1,147 @@
+"""Offences in flight: the Arrow table ingest passes from the readers through assignment to the store.
+
+Ingest speed is decided by how often a million strings are converted between Python objects and Arrow, so the
+readers build an Arrow table and the embedded store writes it without a pandas round trip. A *batch* is a
+``pyarrow.Table`` with the canonical columns (``geo.record.COLUMNS``, ``month`` as ``timestamp[us]``), ``h3_10``,
+and the location as two float64 columns ``lon`` and ``lat`` (EPSG:4326; null for an unlocated offence) instead of
+geometry objects. Readers may add ``source_line``; stores ignore columns they do not keep.
+
+On disk (embedded store) the location becomes a GeoParquet 1.1 geometry column in the native ``point``
+encoding (``struct<x: double, y: double>``), which needs no per-row geometry object to write or read;
+``geopandas.read_parquet`` reads it like any GeoParquet file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyproj
+import shapely
+
+from data.store import H3_COLUMN
+from geo.record import COLUMNS
+
+CRS = "EPSG:4326"
+_CRS_JSON = pyproj.CRS(CRS).to_json_dict()
+#: Arrow type of each canonical column in a batch.
+SCHEMA = pa.schema(
+    [pa.field(c, pa.timestamp("us") if c == "month" else pa.string()) for c in COLUMNS]
+    + [pa.field(H3_COLUMN, pa.string()), pa.field("lon", pa.float64()), pa.field("lat", pa.float64())]
+)
+POINT = pa.struct([pa.field("x", pa.float64(), nullable=False), pa.field("y", pa.float64(), nullable=False)])
+
+
+def empty() -> pa.Table:
+    """A batch with no offences."""
+    return SCHEMA.empty_table()
+
+
+def conform(table: pa.Table, *, extra: tuple[str, ...] = ()) -> pa.Table:
+    """``table`` with the batch columns in order and type (missing ones null), plus the ``extra`` columns it has."""
+    cols, fields = [], []
+    for f in SCHEMA:
+        col = table.column(f.name) if f.name in table.column_names else pa.nulls(len(table), f.type)
+        cols.append(col.cast(f.type) if col.type != f.type else col)
+        fields.append(f)
+    for name in extra:
+        if name in table.column_names:
+            cols.append(table.column(name))
+            fields.append(table.schema.field(name))
+    return pa.Table.from_arrays(cols, schema=pa.schema(fields))
+
+
+def from_frame(frame: gpd.GeoDataFrame) -> pa.Table:
+    """A batch from a canonical GeoDataFrame (points in EPSG:4326; None for unlocated offences).
+
+    Examples
+    --------
+    >>> import shapely
+    >>> f = gpd.GeoDataFrame({"offence_id": ["a", "b"], "month": pd.to_datetime(["2019-01-01"] * 2)},
+    ...                      geometry=[shapely.Point(-2.5, 52.7), None], crs=4326)
+    >>> t = from_frame(f)
+    >>> t.column("lon").to_pylist(), t.column("lat").to_pylist(), t.column("force").null_count
+    ([-2.5, None], [52.7, None], 2)
+    """
+    n = len(frame)
+    geoms = np.asarray(frame.geometry.values if "geometry" in frame else np.full(n, None), dtype=object)
+    lon, lat = np.full(n, np.nan), np.full(n, np.nan)
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if ok.any():
+        if not (shapely.get_type_id(geoms[ok]) == 0).all():
+            raise ValueError("offence geometries must be points")
+        lon[ok], lat[ok] = shapely.get_x(geoms[ok]), shapely.get_y(geoms[ok])
+    plain = pd.DataFrame({c: frame[c] for c in frame.columns if c in SCHEMA.names and c not in ("lon", "lat")})
+    if "month" in plain:
+        plain["month"] = pd.to_datetime(plain["month"]).astype("datetime64[us]")
+    for c in plain.columns:
+        if c != "month":
+            plain[c] = plain[c].astype(object).where(plain[c].notna(), None)
+    table = pa.Table.from_pandas(plain, preserve_index=False)
+    table = table.append_column("lon", pa.array(lon, mask=~ok)).append_column("lat", pa.array(lat, mask=~ok))
+    return conform(table)
+
+
+def to_frame(table: pa.Table) -> gpd.GeoDataFrame:
+    """The canonical GeoDataFrame of a batch (``geometry`` from lon/lat; other columns as they are)."""
+    lon = table.column("lon").to_numpy(zero_copy_only=False).astype(float)
+    lat = table.column("lat").to_numpy(zero_copy_only=False).astype(float)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    geoms = np.full(len(table), None, dtype=object)
+    if ok.any():
+        from geo.assign import distinct_xy  # one Point per distinct location, shared by its offences
+
+        codes, first = distinct_xy(lon[ok], lat[ok])
+        geoms[ok] = shapely.points(lon[ok][first], lat[ok][first])[codes]
+    rest = table.drop_columns(["lon", "lat"])
+    frame = pd.DataFrame({  # strings as Python objects with None for null, as the rest of the code expects
+        name: col.to_numpy(zero_copy_only=False) if not pa.types.is_timestamp(col.type) else col.to_pandas()
+        for name, col in zip(rest.column_names, rest.columns, strict=True)
+    })
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=CRS), crs=CRS)
+
+
+def storage_table(table: pa.Table, keep: list[str]) -> pa.Table:
+    """The GeoParquet form of a batch: the ``keep`` columns and a native-point ``geometry`` column, with metadata."""
+    lon, lat = table.column("lon").combine_chunks(), table.column("lat").combine_chunks()
+    valid = pc.and_(pc.is_valid(lon), pc.is_valid(lat))
+    mask = pc.invert(valid).to_numpy(zero_copy_only=False)
+    x = pc.fill_null(lon, 0.0).to_numpy(zero_copy_only=False)
+    y = pc.fill_null(lat, 0.0).to_numpy(zero_copy_only=False)
+    geometry = pa.StructArray.from_arrays([pa.array(x), pa.array(y)], fields=list(POINT), mask=pa.array(mask))
+    out = table.select(keep).append_column(pa.field("geometry", POINT), geometry)
+    return out.replace_schema_metadata({b"geo": geo_metadata(x[~mask], y[~mask])})
+
+
+def geo_metadata(x: np.ndarray, y: np.ndarray) -> bytes:
+    """GeoParquet 1.1 file metadata for a native-point geometry column with these coordinates."""
+    bbox = [float(x.min()), float(y.min()), float(x.max()), float(y.max())] if len(x) else None
+    column = {"encoding": "point", "geometry_types": ["Point"], "crs": _CRS_JSON}
+    if bbox is not None and all(math.isfinite(v) for v in bbox):
+        column["bbox"] = bbox
+    return json.dumps({"version": "1.1.0", "primary_column": "geometry", "columns": {"geometry": column}}).encode()
+
+
+def from_storage(table: pa.Table) -> pa.Table:
+    """A stored offences table back in batch form (lon/lat from the native-point or WKB geometry column)."""
+    g = table.column("geometry").combine_chunks()
+    if pa.types.is_struct(g.type):
+        lon = pc.if_else(g.is_valid(), pc.struct_field(g, "x"), None)
+        lat = pc.if_else(g.is_valid(), pc.struct_field(g, "y"), None)
+    else:  # WKB, as written by earlier versions of the store
+        geoms = shapely.from_wkb(g.to_numpy(zero_copy_only=False))
+        valid = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        xs, ys = np.full(len(geoms), np.nan), np.full(len(geoms), np.nan)
+        xs[valid], ys[valid] = shapely.get_x(geoms[valid]), shapely.get_y(geoms[valid])
+        lon, lat = pa.array(xs, mask=~valid), pa.array(ys, mask=~valid)
+    return conform(table.drop_columns(["geometry"]).append_column("lon", lon).append_column("lat", lat))
+
+
+def located(table: pa.Table) -> np.ndarray:
+    """Which offences of a batch have a location."""
+    return pc.and_(pc.is_valid(table.column("lon")), pc.is_valid(table.column("lat"))).to_numpy(zero_copy_only=False)
