@@ -19,19 +19,14 @@ import functools
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import shapely
 
 from boundaries import lookups
+from data import batch
 from data.store import ASSIGNED_LEVELS
-from geo.assign import (
-    OUTSIDE,
-    UNLOCATED,
-    check_same_crs,
-    distinct_areas,
-    distinct_points,
-    map_codes,
-    points_to_areas,
-    spread,
-)
+from geo.assign import OUTSIDE, UNLOCATED, check_same_crs, distinct_areas, distinct_xy, map_codes
 
 DEFAULT_VINTAGE = 2019
 
@@ -51,66 +46,121 @@ def _lookup(name: str, vintage: int, key: str, value: str) -> dict:
     else:
         table = {"lsoa11_to_ward": lookups.lsoa11_to_ward, "ward_to_lad": lookups.ward_to_lad,
                  "lad_to_csp_pfa": lookups.lad_to_csp_pfa}[name](vintage)
-    return table.set_index(key)[value].to_dict()
+    return dict(zip(table[key].tolist(), table[value].tolist(), strict=True))
 
 
-def assign_offences(offences: gpd.GeoDataFrame, layers: dict[str, tuple[gpd.GeoDataFrame, dict]]) -> pd.DataFrame:
-    """The assignment rows of ``offences`` given the loaded ``layers`` ({level: (polygons, meta)}).
+class _Coded:
+    """One code per offence, held as positions into a small array of values (codes repeat a great deal, so
+    lookups run once per distinct value and nothing builds a million Python strings)."""
 
-    Returns a DataFrame ``force, month, offence_id, lsoa, ward, parish, lad, csp, pfa``; ``ward`` and
-    ``parish`` are None when their layer is not loaded.
+    def __init__(self, idx: np.ndarray, values: np.ndarray):
+        self.idx, self.values = idx, np.asarray(values, dtype=object)
+
+    @classmethod
+    def from_distinct(cls, per_point: np.ndarray, inverse: np.ndarray, missing: np.ndarray) -> _Coded:
+        """Per-offence codes from per-distinct-point codes; ``unlocated`` where the offence has no location."""
+        didx, uniq = pd.factorize(np.asarray(per_point, dtype=object), use_na_sentinel=False)
+        values = np.append(np.asarray(uniq, dtype=object), UNLOCATED)
+        idx = np.where(missing, len(values) - 1, didx[np.maximum(inverse, 0)] if len(didx) else 0)
+        return cls(idx.astype(np.int64), values)
+
+    def map(self, mapping: dict) -> _Coded:
+        """Codes looked up in ``mapping`` (``outside``/``unlocated`` kept; unknown codes become ``outside``)."""
+        return _Coded(self.idx, map_codes(self.values, mapping) if len(self.values) else self.values)
+
+    def equals(self, value: str) -> np.ndarray:
+        return (self.values == value)[self.idx] if len(self.values) else np.zeros(len(self.idx), dtype=bool)
+
+    def where(self, mask: np.ndarray, other: _Coded) -> _Coded:
+        """This code where ``mask`` is False, ``other``'s where it is True."""
+        return _Coded(np.where(mask, other.idx + len(self.values), self.idx), np.append(self.values, other.values))
+
+    def constant_where(self, mask: np.ndarray, value: str) -> _Coded:
+        return self.where(mask, _Coded(np.zeros(len(self.idx), dtype=np.int64), np.array([value], dtype=object)))
+
+    def to_arrow(self) -> pa.Array:
+        return pa.array(self.values, pa.string()).take(pa.array(self.idx))
+
+
+def assign_batch(offences: pa.Table, layers: dict[str, tuple[gpd.GeoDataFrame, dict]]) -> pa.Table:
+    """The assignment table of a batch of offences (:mod:`data.batch`) given the loaded ``layers``.
+
+    Returns an Arrow table ``force, month, offence_id, lsoa, ward, parish, lad, csp, pfa``; ``ward`` and
+    ``parish`` are null when their layer is not loaded.
     """
     n = len(offences)
-    out = pd.DataFrame({"force": offences["force"].to_numpy(dtype=object),
-                        "month": pd.to_datetime(offences["month"]).to_numpy(),
-                        "offence_id": offences["offence_id"].to_numpy(dtype=object)})
+    ids = {c: offences.column(c) for c in ("force", "month", "offence_id")}
     if n == 0:
-        for lv in ASSIGNED_LEVELS:
-            out[lv] = pd.Series([], dtype=object)
-        return out
-    pts = offences.geometry
+        return pa.table({**ids, **{lv: pa.array([], pa.string()) for lv in ASSIGNED_LEVELS}})
+    for poly, _ in layers.values():
+        check_same_crs(gpd.GeoSeries([], crs=batch.CRS), poly.geometry)
+    lon = offences.column("lon").to_numpy(zero_copy_only=False).astype(float)
+    lat = offences.column("lat").to_numpy(zero_copy_only=False).astype(float)
+    located = np.isfinite(lon) & np.isfinite(lat)
+    missing = ~located
     # police.uk snaps offences to a fixed set of points: each layer is searched once per distinct point
-    missing, distinct, inverse = distinct_points(pts)
-    located = ~missing
+    inverse = np.full(n, -1, dtype=np.intp)
+    codes, first = distinct_xy(lon[located], lat[located])
+    inverse[located] = codes
+    distinct = shapely.points(lon[located][first], lat[located][first])
 
     def areas(level: str) -> np.ndarray:
         """The code of each distinct point on a polygon layer (``outside`` where none)."""
         poly, _ = layers[level]
-        check_same_crs(pts, poly.geometry)
         return distinct_areas(distinct, poly.geometry, poly["code"].to_numpy())
 
     vintage = chain_vintage({k: v[1] for k, v in layers.items()})
 
-    lsoa = offences["lsoa11"].to_numpy(dtype=object).copy()
-    no_lsoa = pd.isna(lsoa)
-    if "lsoa" in layers and no_lsoa.any():
+    # LSOA: the file's own code; point in polygon only where the file has none
+    enc = offences.column("lsoa11").combine_chunks().dictionary_encode()
+    lidx = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    lsoa = _Coded(lidx, np.array(enc.dictionary.to_pylist(), dtype=object))
+    no_lsoa = lidx < 0
+    placed = _Coded(np.zeros(n, dtype=np.int64), np.array([OUTSIDE], dtype=object))
+    if "lsoa" in layers and (no_lsoa & located).any():
         poly, _ = layers["lsoa"]
-        lsoa[no_lsoa] = points_to_areas(pts[no_lsoa], poly.geometry, poly["code"].to_numpy())
-    lsoa = np.where(pd.isna(lsoa), np.where(located, OUTSIDE, UNLOCATED), lsoa)
-    out["lsoa"] = lsoa
+        want = np.unique(inverse[no_lsoa & located])
+        found = np.full(len(distinct), OUTSIDE, dtype=object)
+        found[want] = distinct_areas(distinct[want], poly.geometry, poly["code"].to_numpy())
+        placed = _Coded.from_distinct(found, inverse, missing)
+    lsoa = lsoa.where(no_lsoa, placed.constant_where(missing, UNLOCATED))
 
-    via_lsoa = _lookup("lsoa11_to_ward", vintage, "lsoa11", "lad")
-    lad_from_lsoa = map_codes(lsoa, via_lsoa)
+    lad_from_lsoa = lsoa.map(_lookup("lsoa11_to_ward", vintage, "lsoa11", "lad"))
     if "ward" in layers:
-        ward = areas("ward")
-        lad = spread(map_codes(ward, _lookup("ward_to_lad", vintage, "ward", "lad")), missing, inverse)
-        lad = np.where(lad == OUTSIDE, lad_from_lsoa, lad)
-        out["ward"] = spread(ward, missing, inverse)
+        ward = _Coded.from_distinct(areas("ward"), inverse, missing)
+        lad = ward.map(_lookup("ward_to_lad", vintage, "ward", "lad"))
+        lad = lad.where(lad.equals(OUTSIDE), lad_from_lsoa)
+        ward_col = ward.to_arrow()
     else:
-        out["ward"] = None
         lad = lad_from_lsoa
-    lad = np.where(located, lad, UNLOCATED)
-    out["lad"] = lad
-    lad_idx, lads = pd.factorize(lad, use_na_sentinel=False)  # LAD → CSP, PFA, unparished area once per LAD
-    lads = np.asarray(lads, dtype=object)
-    out["csp"] = map_codes(lads, _lookup("lad_to_csp_pfa", vintage, "lad", "csp"))[lad_idx]
-    out["pfa"] = map_codes(lads, _lookup("lad_to_csp_pfa", vintage, "lad", "pfa"))[lad_idx]
-
+        ward_col = pa.nulls(n, pa.string())
+    lad = lad.constant_where(missing, UNLOCATED)
     if "parish" in layers:
-        parish = spread(areas("parish"), missing, inverse)
-        unparished = map_codes(lads, _lookup("unparished", 0, "lad", "ncp"))[lad_idx]
-        parish = np.where(parish == OUTSIDE, unparished, parish)
-        out["parish"] = parish
+        parish = _Coded.from_distinct(areas("parish"), inverse, missing)
+        parish = parish.where(parish.equals(OUTSIDE), lad.map(_lookup("unparished", 0, "lad", "ncp")))
+        parish_col = parish.to_arrow()
     else:
-        out["parish"] = None
+        parish_col = pa.nulls(n, pa.string())
+    return pa.table({
+        **ids,
+        "lsoa": lsoa.to_arrow(),
+        "ward": ward_col,
+        "parish": parish_col,
+        "lad": lad.to_arrow(),
+        "csp": lad.map(_lookup("lad_to_csp_pfa", vintage, "lad", "csp")).to_arrow(),
+        "pfa": lad.map(_lookup("lad_to_csp_pfa", vintage, "lad", "pfa")).to_arrow(),
+    })
+
+
+def assign_offences(offences: gpd.GeoDataFrame, layers: dict[str, tuple[gpd.GeoDataFrame, dict]]) -> pd.DataFrame:
+    """The assignment rows of canonical ``offences`` (a GeoDataFrame of points) given the loaded ``layers``.
+
+    Returns a DataFrame ``force, month, offence_id, lsoa, ward, parish, lad, csp, pfa`` (codes as str objects;
+    ``ward`` and ``parish`` None when their layer is not loaded). Same rules and code as :func:`assign_batch`.
+    """
+    if len(offences):
+        check_same_crs(offences.geometry, gpd.GeoSeries([], crs=batch.CRS), "offences and EPSG:4326")
+    table = assign_batch(batch.from_frame(offences), layers)
+    out = pd.DataFrame({c: table.column(c).to_numpy(zero_copy_only=False) for c in table.column_names})
+    out["month"] = pd.to_datetime(out["month"])
     return out

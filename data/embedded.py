@@ -22,20 +22,24 @@ import fcntl
 import json
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from data import batch
 from data.store import ASSIGNED_LEVELS, COVERAGE_COLUMNS, H3_COLUMN, Store
 from geo.errors import InputError
 from geo.record import COLUMNS
 
 FORMAT = "crimemap-embedded/1"
 OFFENCE_COLUMNS = COLUMNS + [H3_COLUMN, "geometry"]
+STORED_COLUMNS = COLUMNS + [H3_COLUMN]  # plus the geometry, written by data.batch.storage_table
 _ID_COLUMNS = ["force", "month", "offence_id"]
 
 
@@ -147,39 +151,41 @@ class EmbeddedStore(Store):
         return pd.Index(t.column("offence_id").to_pylist(), dtype=object)
 
     def commit_ingest(self, offences, assignment, record, *, replace=frozenset()):
-        offences = offences[OFFENCE_COLUMNS] if len(offences) else offences
+        offences = offences if isinstance(offences, pa.Table) else batch.from_frame(offences)
+        offences = batch.conform(offences).combine_chunks()  # take() on one chunk, not on many
+        assignment = _assignment_table(assignment).combine_chunks()
+        writes: list[tuple[str, pa.Table]] = []
         with self._writing() as (cat, gen):
             for f, m in replace:
                 cat["partitions"].pop(_pkey(f, m), None)
-            if len(offences):
-                months = pd.to_datetime(offences["month"])
-                offences = offences.assign(month=months)
-                # one sort into force-months instead of a boolean mask over the whole frame per partition
-                parts, okeys = pd.factorize(pd.MultiIndex.from_arrays([offences["force"], months]))
-                o_order, o_bounds = _runs(parts, len(okeys))
-                if len(assignment):
-                    akeys = pd.MultiIndex.from_arrays([assignment["force"], pd.to_datetime(assignment["month"])])
-                    a_order, a_bounds = _runs(okeys.get_indexer(akeys), len(okeys))
-                labels = [(f, _mkey(m)) for f, m in okeys]
-                for j in sorted(range(len(okeys)), key=labels.__getitem__):
-                    force, month = labels[j]
-                    key = f"{force}|{month}"
-                    new_o = offences.iloc[o_order[o_bounds[j]:o_bounds[j + 1]]]
-                    new_a = assignment.iloc[a_order[a_bounds[j]:a_bounds[j + 1]]] if len(assignment) else assignment
-                    old = cat["partitions"].get(key)
-                    if old:
-                        new_o = pd.concat([gpd.read_parquet(self.root / old["offences"]), new_o], ignore_index=True)
-                        new_a = pd.concat([pd.read_parquet(self.root / old["assignment"]), new_a], ignore_index=True)
-                    new_o = gpd.GeoDataFrame(new_o, geometry="geometry", crs="EPSG:4326")
-                    sub = f"force={force}/month={month}/{gen}.parquet"
-                    located = int(new_o.geometry.notna().sum())
-                    cat["partitions"][key] = {
-                        "force": force, "month": month,
-                        "offences": self._write(f"offences/{sub}", new_o.reset_index(drop=True)),
-                        "assignment": self._write(f"assignment/{sub}", _clean_assignment(new_a)),
-                        "stored": len(new_o), "located": located, "unlocated": len(new_o) - located,
-                    }
+            o_parts, a_parts = _partitions(offences), _partitions(assignment)
+            for key in sorted(o_parts):
+                force, month = key
+                new_o = offences.take(o_parts[key])
+                new_a = assignment.take(a_parts[key]) if key in a_parts else _assignment_table(None)
+                old = cat["partitions"].get(f"{force}|{month}")
+                if old:
+                    prev_o = batch.from_storage(pq.read_table(self.root / old["offences"], partitioning=None))
+                    prev_a = _assignment_table(pq.read_table(self.root / old["assignment"], partitioning=None))
+                    new_o, new_a = pa.concat_tables([prev_o, new_o]), pa.concat_tables([prev_a, new_a])
+                sub = f"force={force}/month={month}/{gen}.parquet"
+                located = int(batch.located(new_o).sum())
+                cat["partitions"][f"{force}|{month}"] = {
+                    "force": force, "month": month,
+                    "offences": f"offences/{sub}", "assignment": f"assignment/{sub}",
+                    "stored": len(new_o), "located": located, "unlocated": len(new_o) - located,
+                }
+                writes += [(f"offences/{sub}", batch.storage_table(new_o, STORED_COLUMNS)),
+                           (f"assignment/{sub}", new_a)]
+            # Parquet encoding and compression release the GIL: write the partitions on two threads
+            with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+                list(pool.map(lambda w: self._write_arrow(*w), writes))
             cat["ingests"].append(dict(record, generation=gen))
+
+    def _write_arrow(self, rel: str, table: pa.Table) -> None:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(table, path, compression="zstd")
 
     def _parts(self, months=None, forces=None) -> list[dict]:
         parts = list(self._catalogue()["partitions"].values())
@@ -288,6 +294,39 @@ def _runs(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
+
+
+def _partitions(table: pa.Table) -> dict[tuple[str, str], np.ndarray]:
+    """Row positions of each (force, YYYY-MM) in a table with ``force`` and ``month`` columns (one sort)."""
+    if not len(table):
+        return {}
+    force = table.column("force").combine_chunks().dictionary_encode()
+    months = pc.strftime(table.column("month"), "%Y-%m").combine_chunks().dictionary_encode()
+    fi = force.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    mi = months.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    nm = len(months.dictionary)
+    order, bounds = _runs(fi * nm + mi, len(force.dictionary) * nm)
+    fnames, mnames = force.dictionary.to_pylist(), months.dictionary.to_pylist()
+    return {(fnames[j // nm], mnames[j % nm]): order[bounds[j]:bounds[j + 1]]
+            for j in range(len(bounds) - 1) if bounds[j + 1] > bounds[j]}
+
+
+_ASSIGNMENT_SCHEMA = pa.schema([pa.field("force", pa.string()), pa.field("month", pa.timestamp("us")),
+                                pa.field("offence_id", pa.string())]
+                               + [pa.field(lv, pa.string()) for lv in ASSIGNED_LEVELS])
+
+
+def _assignment_table(a) -> pa.Table:
+    """Assignment rows (DataFrame or Arrow table; None for none) as an Arrow table of the stored schema."""
+    if a is None:
+        return _ASSIGNMENT_SCHEMA.empty_table()
+    if not isinstance(a, pa.Table):
+        a = pa.Table.from_pandas(_clean_assignment(a), preserve_index=False)
+    cols = []
+    for f in _ASSIGNMENT_SCHEMA:
+        col = a.column(f.name) if f.name in a.column_names else pa.nulls(len(a), f.type)
+        cols.append(col.cast(f.type) if col.type != f.type else col)
+    return pa.Table.from_arrays(cols, schema=_ASSIGNMENT_SCHEMA)
 
 
 def _clean_assignment(a: pd.DataFrame) -> pd.DataFrame:

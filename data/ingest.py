@@ -9,16 +9,23 @@ File-level faults raise before anything is written, so a failed ingest changes n
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing as mp
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from data.assignment import assign_offences
+from data import batch
+from data.assignment import assign_batch, assign_offences
 from data.readers import REJECT_COLUMNS, ReadResult, expand_paths, read_crime_file
 from data.store import Store
+from geo.errors import InputError
 from geo.record import month_label
 
 
@@ -54,15 +61,60 @@ class IngestReport:
         return sum(getattr(f, key) for f in self.files)
 
 
-def read_all(paths, advance=lambda n=1, description=None: None) -> tuple[list[ReadResult], list[str]]:
-    """Read every crime file under ``paths``; raises InputError (nothing read is kept) on any file-level fault."""
+#: Below this many bytes of input, files are read in this process (starting workers would cost more).
+PARALLEL_BYTES = 16 << 20
+
+
+def read_all(paths, advance=lambda n=1, description=None: None, *, workers: int | None = None
+             ) -> tuple[list[ReadResult], list[str]]:
+    """Read every crime file under ``paths``; raises InputError (nothing read is kept) on any file-level fault.
+
+    Files are read on ``workers`` processes (default: one per CPU when the input is larger than
+    :data:`PARALLEL_BYTES`, else this process); results come back in input order either way.
+    """
     sources, ignored = expand_paths(paths)
+    if workers is None:
+        workers = os.cpu_count() or 1 if _input_bytes(sources) > PARALLEL_BYTES else 1
+    workers = max(1, min(workers, len(sources)))
     results = []
-    for s in sources:
-        advance(0, description=f"reading {Path(s.name).name}")
-        results.append(read_crime_file(s.name, s.read_bytes()))
-        advance(1)
+    if workers == 1 or "fork" not in mp.get_all_start_methods():
+        for s in sources:
+            advance(0, description=f"reading {Path(s.name).name}")
+            results.append(read_crime_file(s.name, s.read_bytes()))
+            advance(1)
+        return results, ignored
+    global _SOURCES
+    _SOURCES = sources  # inherited by the forked workers: sources hold closures, which do not pickle
+    try:
+        advance(0, description=f"reading {len(sources)} files on {workers} processes")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+            for out in pool.map(_read_one, range(len(sources)), chunksize=1):
+                if isinstance(out, tuple):  # a file-level fault in a worker: (message, param)
+                    raise InputError(out[0], param=out[1])
+                results.append(out)
+                advance(1)
+    finally:
+        _SOURCES = []
     return results, ignored
+
+
+_SOURCES: list = []
+
+
+def _read_one(i: int):
+    s = _SOURCES[i]
+    try:
+        return read_crime_file(s.name, s.read_bytes())
+    except InputError as e:
+        return (str(e), e.param)
+
+
+def _input_bytes(sources) -> int:
+    total = 0
+    for s in sources:
+        p = Path(s.name.split("!", 1)[0])
+        total += p.stat().st_size if p.is_file() else 0
+    return total
 
 
 def count_sources(paths) -> int:
@@ -70,64 +122,55 @@ def count_sources(paths) -> int:
 
 
 def ingest(store: Store, paths, *, replace: bool = False, reject_path: str | Path | None = None,
-           advance=lambda n=1, description=None: None) -> IngestReport:
+           advance=lambda n=1, description=None: None, workers: int | None = None) -> IngestReport:
     """Ingest police.uk files (CSV, .csv.gz, archive zip, folder, 2011 format) into ``store``.
 
     With ``replace``, every force-month present in the input is emptied first and filled from the input alone.
+    ``workers``: processes reading files (see :func:`read_all`).
     """
-    results, ignored = read_all(paths, advance)
+    results, ignored = read_all(paths, advance, workers=workers)
     report = IngestReport(ignored=ignored)
-    frames, reps = [], []
-    for r in results:
-        rep = FileReport(r.source, r.sha256, r.fmt, r.rows, rejected=len(r.rejects))
-        report.files.append(rep)
-        reps.append(rep)
-        o = r.offences.copy()
-        o["_file"] = len(reps) - 1
-        frames.append(o)
-    allnew = pd.concat(frames, ignore_index=True) if frames else gpd.GeoDataFrame()
+    reps = [FileReport(r.source, r.sha256, r.fmt, r.rows, rejected=len(r.rejects)) for r in results]
+    report.files = reps
+    tables = [batch.conform(r.table) for r in results]
+    allnew = pa.concat_tables(tables).combine_chunks() if tables else batch.empty()  # take() wants one chunk
+    file_of = np.repeat(np.arange(len(reps)), [len(t) for t in tables]) if reps else np.zeros(0, dtype=np.int64)
     rejects = [r.rejects for r in results if len(r.rejects)]
     report.rejects = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
 
     replace_keys: set[tuple[str, dt.date]] = set()
+    dup = np.zeros(len(allnew), dtype=bool)
     if len(allnew):
-        allnew["month"] = pd.to_datetime(allnew["month"])
-        keys = allnew[["force", "month"]].drop_duplicates()
+        keys = _force_months(allnew)
         if replace:
-            replace_keys = {(f, m.date()) for f, m in zip(keys["force"], keys["month"], strict=True)}
+            replace_keys = {(f, m) for f, m in keys}
             report.replaced = sorted(f"{f} {month_label(m)}" for f, m in replace_keys)
         # repeated in the input (first occurrence kept) ...
-        dup = allnew.duplicated(subset=["force", "month", "offence_id"], keep="first").to_numpy().copy()
+        key = pc.binary_join_element_wise(allnew.column("force"), pc.strftime(allnew.column("month"), "%Y-%m"),
+                                          allnew.column("offence_id"), "\x1f")
+        codes = key.combine_chunks().dictionary_encode().indices.to_numpy(zero_copy_only=False)
+        dup[:] = True
+        dup[np.unique(codes, return_index=True)[1]] = False
         # ... or already stored
         if not replace:
-            for f, m in zip(keys["force"], keys["month"], strict=True):
-                have = store.offence_ids(f, m.date())
+            for (f, m), rows in keys.items():
+                have = store.offence_ids(f, m)
                 if len(have):
-                    sel = ((allnew["force"] == f) & (allnew["month"] == m)).to_numpy()
-                    dup |= sel & allnew["offence_id"].isin(have).to_numpy()
-        per_file = np.bincount(allnew["_file"].to_numpy()[dup], minlength=len(reps))
-        for i, rep in enumerate(reps):
-            rep.duplicates = int(per_file[i])
-        new = allnew[~dup]
-    else:
-        new = allnew
-    if len(new):
-        fidx = new["_file"].to_numpy()
-        stored = np.bincount(fidx, minlength=len(reps))
-        located = np.bincount(fidx[new.geometry.notna().to_numpy()], minlength=len(reps))
-        for i, rep in enumerate(reps):
-            rep.stored = int(stored[i])
-            rep.located = int(located[i])
-            rep.unlocated = rep.stored - rep.located
-        new = gpd.GeoDataFrame(new.drop(columns=["_file", "source_line"]), geometry="geometry", crs="EPSG:4326")
-    for rep in reps:
+                    ids = allnew.column("offence_id").take(pa.array(rows))
+                    dup[rows] |= pc.is_in(ids, value_set=pa.array(np.asarray(have, dtype=object), pa.string())
+                                          ).to_numpy(zero_copy_only=False)
+    new = allnew.filter(pa.array(~dup))
+    fidx = file_of[~dup]
+    per_file = np.bincount(file_of[dup], minlength=len(reps))
+    stored = np.bincount(fidx, minlength=len(reps))
+    located = np.bincount(fidx[batch.located(new)], minlength=len(reps))
+    for i, rep in enumerate(reps):
+        rep.duplicates, rep.stored, rep.located = int(per_file[i]), int(stored[i]), int(located[i])
+        rep.unlocated = rep.stored - rep.located
         assert rep.rows == rep.stored + rep.duplicates + rep.rejected, rep  # nothing lost silently
 
-    layers = loaded_layers(store)
     advance(0, description="assigning to areas")
-    assignment = assign_offences(new, layers) if len(new) else assign_offences(
-        gpd.GeoDataFrame({"force": [], "month": [], "offence_id": [], "lsoa11": []}, geometry=[], crs="EPSG:4326"),
-        layers)
+    assignment = assign_batch(new, loaded_layers(store))
     if reject_path is not None and len(report.rejects):
         Path(reject_path).parent.mkdir(parents=True, exist_ok=True)
         report.rejects.to_csv(reject_path, index=False)
@@ -144,6 +187,24 @@ def ingest(store: Store, paths, *, replace: bool = False, reject_path: str | Pat
     advance(0, description="writing")
     store.commit_ingest(new, assignment, record, replace=replace_keys)
     return report
+
+
+def _force_months(table: pa.Table) -> dict[tuple[str, dt.date], np.ndarray]:
+    """Row positions of each (force, month) of a batch."""
+    force = table.column("force").combine_chunks().dictionary_encode()
+    month = table.column("month").combine_chunks().dictionary_encode()
+    fi = force.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    mi = month.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    code = fi * len(month.dictionary) + mi
+    order = np.argsort(code, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, code[order][1:] != code[order][:-1], True])
+    fnames = force.dictionary.to_pylist()
+    months = [m.date() if hasattr(m, "date") else m for m in month.dictionary.to_pylist()]
+    out = {}
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        c = code[order[a]]
+        out[(fnames[c // len(months)], months[c % len(months)])] = order[a:b]
+    return out
 
 
 def loaded_layers(store: Store) -> dict[str, tuple[gpd.GeoDataFrame, dict]]:

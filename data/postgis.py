@@ -39,6 +39,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import shapely
 
+from data import batch
 from data.store import ASSIGNED_LEVELS, H3_COLUMN, Store
 from geo.errors import InputError
 from geo.record import COLUMNS
@@ -299,6 +300,10 @@ class PostGISStore(Store):
         return pd.Index([r[0] for r in rows], dtype=object, name="offence_id")
 
     def commit_ingest(self, offences, assignment, record, *, replace=frozenset()) -> None:
+        if isinstance(offences, pa.Table):  # an ingest batch (data.batch)
+            offences = batch.to_frame(offences)
+        if isinstance(assignment, pa.Table):
+            assignment = assignment.to_pandas()
         frame = pd.DataFrame({c: offences[c] if c in offences.columns else None for c in COLUMNS + [H3_COLUMN]})
         frame["month"] = pd.to_datetime(frame["month"]).dt.date
         for c in OFFENCE_TEXT:

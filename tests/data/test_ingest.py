@@ -98,13 +98,13 @@ def test_killed_ingest_leaves_the_store_as_before(tmp_path, wm_months):
     code = (
         "import os, sys\n"
         "import data.embedded as e\n"
-        "orig = e.EmbeddedStore._write\n"
+        "orig = e.EmbeddedStore._write_arrow\n"
         "n = {'k': 0}\n"
         "def boom(self, rel, frame):\n"
         "    n['k'] += 1\n"
         "    if n['k'] == 3: os._exit(9)\n"
         "    return orig(self, rel, frame)\n"
-        "e.EmbeddedStore._write = boom\n"
+        "e.EmbeddedStore._write_arrow = boom\n"
         "from api.cli import main\n"
         f"sys.argv = ['crimemap', 'ingest', {str(wm_months[1])!r}, {str(wm_months[2])!r}, '--store', {str(store)!r}]\n"
         "main()\n"
@@ -133,3 +133,36 @@ def test_cli_help_lists_the_design_commands():
     for cmd in ("ingest", "coverage", "boundaries", "aggregate", "hotspots", "lines"):
         assert cmd in r.stdout
     _ = Path
+
+
+def test_files_read_on_worker_processes_give_the_same_store(tmp_path, wm_months):
+    """The process-pool path of large ingests stores exactly what the in-process path stores."""
+    one, two = open_store(tmp_path / "one"), open_store(tmp_path / "two")
+    r1 = ingest(one, wm_months, workers=1)
+    r2 = ingest(two, wm_months, workers=2)
+    assert [f.as_dict() for f in r1.files] == [f.as_dict() for f in r2.files]
+    key = ["force", "month", "offence_id"]
+    a = one.read_offences().sort_values(key).reset_index(drop=True)
+    b = two.read_offences().sort_values(key).reset_index(drop=True)
+    assert len(a) == sum(f.stored for f in r1.files) > 40_000
+    pd.testing.assert_frame_equal(a.drop(columns="geometry"), b.drop(columns="geometry"))
+    assert a.geometry.geom_equals_exact(b.geometry, 0).sum() == a.geometry.notna().sum()
+    pd.testing.assert_frame_equal(one.read_assignment().sort_values(key).reset_index(drop=True),
+                                  two.read_assignment().sort_values(key).reset_index(drop=True))
+
+
+def test_a_file_fault_on_a_worker_process_is_one_clear_error_and_changes_nothing(tmp_path, wm_months):
+    from geo.errors import InputError
+
+    bad = tmp_path / "2019-02-west-mercia-street.csv"
+    bad.write_bytes(b"\x1f\x8b\x08\x00truncated")
+    store = open_store(tmp_path / "s")
+    ingest(store, wm_months[:1], workers=1)
+    before = (tmp_path / "s" / "catalogue.json").read_text()
+    try:
+        ingest(store, [*wm_months[1:], bad], workers=2)
+    except InputError as e:
+        assert "truncated or corrupt gzip" in str(e) and str(bad) in str(e)
+    else:
+        raise AssertionError("a truncated gzip among the files must fail the ingest")
+    assert (tmp_path / "s" / "catalogue.json").read_text() == before
