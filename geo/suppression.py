@@ -76,7 +76,8 @@ def recoverable(suppressed, groups: list, *, values=None, max_rounds: int = 200,
     return solved
 
 
-def complementary_suppression(counts, suppressed, groups: list, *, max_rounds: int = 500) -> np.ndarray:
+def complementary_suppression(counts, suppressed, groups: list, *, max_rounds: int = 500,
+                              return_leaks: bool = False):
     """Extend ``suppressed`` until no hidden cell can be recovered by peeling the additive groups.
 
     Parameters
@@ -88,20 +89,28 @@ def complementary_suppression(counts, suppressed, groups: list, *, max_rounds: i
     groups : list of array-like
         One label array per kind of additive group (same length as ``counts``); cells with the same label
         add up to a published figure. A label of None/NaN means "in no group of this kind".
+    return_leaks : bool
+        Also return, per kind of group, which cells belong to a group that no hidden cell inside the table
+        can protect (its published total must be withheld by whoever publishes it).
 
     Notes
     -----
     Each round finds the hidden cells :func:`recoverable` can solve; in every group of one kind where a
     solved cell leaves at most one unknown, the smallest shown non-zero cell is hidden too (ties: the earlier
-    cell; a hidden zero protects nothing since counts are never negative), and the check starts again. A
-    group of one cell cannot be protected inside its own table: its parent must be hidden by the coarser
-    table (see ``data.aggregate``).
+    cell), and the check starts again. Where a group has no shown non-zero cell left, a shown zero is hidden
+    instead (an unknown zero beside a hidden count leaves the count between 0 and the total); a zero in a group
+    whose total is zero protects nothing, as :func:`recoverable` knows. A group that still leaks when nothing in
+    it can be hidden (for example a group of one cell, whose total is the cell) cannot be protected inside its own
+    table: its total must be withheld (``return_leaks``; see ``data.aggregate``).
 
     Examples
     --------
     >>> counts = [3, 10, 20, 7]
     >>> complementary_suppression(counts, [True, False, False, False], [["a", "a", "a", "a"]]).tolist()
     [True, False, False, True]
+    >>> # a 1 whose only neighbours are zeros: a zero is hidden beside it
+    >>> complementary_suppression([1, 0, 0], [True, False, False], [["a", "a", "a"]]).tolist()
+    [True, True, False]
     """
     c = np.asarray(counts, dtype=float)
     s = np.asarray(suppressed, dtype=bool).copy()
@@ -125,17 +134,28 @@ def complementary_suppression(counts, suppressed, groups: list, *, max_rounds: i
             leaky = np.zeros(n, dtype=bool)
             leaky[code[solved[member]]] = True
             leaky &= unknown_n <= 1
-            cand = leaky[code] & ~s[member] & (c[member] > 0)
-            if not cand.any():
+            shown = leaky[code] & ~s[member]
+            if not shown.any():
                 continue
+            # non-zero cells first; a zero only in a group with no shown non-zero cell
+            has_positive = np.bincount(code, weights=shown & (c[member] > 0), minlength=n) > 0
+            cand = shown & ((c[member] > 0) | ~has_positive[code])
             pos = member[cand]
             grp = code[cand]
-            # by group, then fewest new leaks, then smallest count, then position
-            order = np.lexsort((pos, c[pos], opens[pos], grp))
+            # by group, then non-zero first, then fewest new leaks, then smallest count, then position
+            order = np.lexsort((pos, c[pos], opens[pos], c[pos] == 0, grp))
             first = np.r_[True, grp[order][1:] != grp[order][:-1]]
             s[pos[order][first]] = True
             changed = True
             break
         if not changed:
             break
-    return s
+    if not return_leaks:
+        return s
+    solved = recoverable(s, groups, values=c, _fact=fact)
+    leaks = []
+    for g in groups:
+        lab = pd.Series(np.asarray(g, dtype=object))
+        bad = set(lab[solved & lab.notna().to_numpy()])
+        leaks.append(lab.isin(bad).to_numpy() & lab.notna().to_numpy())
+    return s, leaks
