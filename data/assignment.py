@@ -26,7 +26,7 @@ import shapely
 from boundaries import lookups
 from data import batch
 from data.store import ASSIGNED_LEVELS
-from geo.assign import OUTSIDE, UNLOCATED, check_same_crs, distinct_areas, distinct_xy, map_codes
+from geo.assign import OUTSIDE, UNLOCATED, check_same_crs, distinct_xy, map_codes, xy_areas
 
 DEFAULT_VINTAGE = 2019
 
@@ -102,12 +102,13 @@ def assign_batch(offences: pa.Table, layers: dict[str, tuple[gpd.GeoDataFrame, d
     inverse = np.full(n, -1, dtype=np.intp)
     codes, first = distinct_xy(lon[located], lat[located])
     inverse[located] = codes
-    distinct = shapely.points(lon[located][first], lat[located][first])
+    dx, dy = lon[located][first], lat[located][first]
+    points = shapely.points(dx, dy) if {"ward", "parish"} & set(layers) else None
 
     def areas(level: str) -> np.ndarray:
         """The code of each distinct point on a polygon layer (``outside`` where none)."""
         poly, _ = layers[level]
-        return distinct_areas(distinct, poly.geometry, poly["code"].to_numpy())
+        return xy_areas(dx, dy, poly.geometry, poly["code"].to_numpy(), points=points)
 
     vintage = chain_vintage({k: v[1] for k, v in layers.items()})
 
@@ -120,8 +121,8 @@ def assign_batch(offences: pa.Table, layers: dict[str, tuple[gpd.GeoDataFrame, d
     if "lsoa" in layers and (no_lsoa & located).any():
         poly, _ = layers["lsoa"]
         want = np.unique(inverse[no_lsoa & located])
-        found = np.full(len(distinct), OUTSIDE, dtype=object)
-        found[want] = distinct_areas(distinct[want], poly.geometry, poly["code"].to_numpy())
+        found = np.full(len(dx), OUTSIDE, dtype=object)
+        found[want] = xy_areas(dx[want], dy[want], poly.geometry, poly["code"].to_numpy())
         placed = _Coded.from_distinct(found, inverse, missing)
     lsoa = lsoa.where(no_lsoa, placed.constant_where(missing, UNLOCATED))
 

@@ -152,17 +152,18 @@ class EmbeddedStore(Store):
 
     def commit_ingest(self, offences, assignment, record, *, replace=frozenset()):
         offences = offences if isinstance(offences, pa.Table) else batch.from_frame(offences)
-        offences = batch.conform(offences).combine_chunks()  # take() on one chunk, not on many
-        assignment = _assignment_table(assignment).combine_chunks()
+        offences = batch.conform(offences)
+        assignment = _assignment_table(assignment)
         writes: list[tuple[str, pa.Table]] = []
         with self._writing() as (cat, gen):
             for f, m in replace:
                 cat["partitions"].pop(_pkey(f, m), None)
-            o_parts, a_parts = _partitions(offences), _partitions(assignment)
+            offences, o_parts = _partitions(offences)
+            assignment, a_parts = _partitions(assignment)
             for key in sorted(o_parts):
                 force, month = key
-                new_o = offences.take(o_parts[key])
-                new_a = assignment.take(a_parts[key]) if key in a_parts else _assignment_table(None)
+                (a, b), (c, d) = o_parts[key], a_parts.get(key, (0, 0))
+                new_o, new_a = offences.slice(a, b - a), assignment.slice(c, d - c)
                 old = cat["partitions"].get(f"{force}|{month}")
                 if old:
                     prev_o = batch.from_storage(pq.read_table(self.root / old["offences"], partitioning=None))
@@ -296,19 +297,25 @@ def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
 
 
-def _partitions(table: pa.Table) -> dict[tuple[str, str], np.ndarray]:
-    """Row positions of each (force, YYYY-MM) in a table with ``force`` and ``month`` columns (one sort)."""
+def _partitions(table: pa.Table) -> tuple[pa.Table, dict[tuple[str, str], tuple[int, int]]]:
+    """``table`` (with ``force`` and ``month`` columns) sorted by force-month, and where each (force, YYYY-MM) runs.
+
+    One sort and one take for the whole table; each partition is then a zero-copy slice.
+    """
     if not len(table):
-        return {}
+        return table, {}
     force = table.column("force").combine_chunks().dictionary_encode()
-    months = pc.strftime(table.column("month"), "%Y-%m").combine_chunks().dictionary_encode()
+    month = table.column("month").combine_chunks().dictionary_encode()
     fi = force.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    mi = months.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    nm = len(months.dictionary)
+    mi = month.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    nm = len(month.dictionary)
     order, bounds = _runs(fi * nm + mi, len(force.dictionary) * nm)
-    fnames, mnames = force.dictionary.to_pylist(), months.dictionary.to_pylist()
-    return {(fnames[j // nm], mnames[j % nm]): order[bounds[j]:bounds[j + 1]]
+    fnames = force.dictionary.to_pylist()
+    mnames = pc.strftime(month.dictionary, "%Y-%m").to_pylist()
+    runs = {(fnames[j // nm], mnames[j % nm]): (int(bounds[j]), int(bounds[j + 1]))
             for j in range(len(bounds) - 1) if bounds[j + 1] > bounds[j]}
+    already = bool((order[1:] > order[:-1]).all())  # files arrive one force-month each: often sorted already
+    return (table if already else table.take(pa.array(order))), runs
 
 
 _ASSIGNMENT_SCHEMA = pa.schema([pa.field("force", pa.string()), pa.field("month", pa.timestamp("us")),

@@ -132,9 +132,12 @@ def ingest(store: Store, paths, *, replace: bool = False, reject_path: str | Pat
     report = IngestReport(ignored=ignored)
     reps = [FileReport(r.source, r.sha256, r.fmt, r.rows, rejected=len(r.rejects)) for r in results]
     report.files = reps
-    tables = [batch.conform(r.table) for r in results]
-    allnew = pa.concat_tables(tables).combine_chunks() if tables else batch.empty()  # take() wants one chunk
-    file_of = np.repeat(np.arange(len(reps)), [len(t) for t in tables]) if reps else np.zeros(0, dtype=np.int64)
+    # files in force-month order (a police.uk file holds one force-month), so the store's partitions are runs of
+    # rows and need no sort; files of one force-month keep their input order ("first occurrence kept" holds)
+    order = sorted(range(len(results)), key=lambda i: _first_force_month(results[i].table))
+    tables = [batch.conform(results[i].table) for i in order]
+    allnew = pa.concat_tables(tables) if tables else batch.empty()
+    file_of = np.repeat(np.asarray(order, dtype=np.int64), [len(t) for t in tables])
     rejects = [r.rejects for r in results if len(r.rejects)]
     report.rejects = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
 
@@ -145,12 +148,16 @@ def ingest(store: Store, paths, *, replace: bool = False, reject_path: str | Pat
         if replace:
             replace_keys = {(f, m) for f, m in keys}
             report.replaced = sorted(f"{f} {month_label(m)}" for f, m in replace_keys)
-        # repeated in the input (first occurrence kept) ...
-        key = pc.binary_join_element_wise(allnew.column("force"), pc.strftime(allnew.column("month"), "%Y-%m"),
-                                          allnew.column("offence_id"), "\x1f")
-        codes = key.combine_chunks().dictionary_encode().indices.to_numpy(zero_copy_only=False)
-        dup[:] = True
-        dup[np.unique(codes, return_index=True)[1]] = False
+        # repeated in the input (first occurrence kept): rows whose offence_id came before, then the exact
+        # (force, month, offence_id) test on those few
+        ids = allnew.column("offence_id")
+        codes = pc.dictionary_encode(ids).combine_chunks().indices.to_numpy(zero_copy_only=False)
+        again = np.ones(len(codes), dtype=bool)
+        again[np.unique(codes, return_index=True)[1]] = False
+        if again.any():
+            rows = np.flatnonzero(np.isin(codes, codes[again]))
+            few = allnew.select(["force", "month", "offence_id"]).take(pa.array(rows)).to_pandas()
+            dup[rows] = few.duplicated(keep="first").to_numpy()
         # ... or already stored
         if not replace:
             for (f, m), rows in keys.items():
@@ -187,6 +194,12 @@ def ingest(store: Store, paths, *, replace: bool = False, reject_path: str | Pat
     advance(0, description="writing")
     store.commit_ingest(new, assignment, record, replace=replace_keys)
     return report
+
+
+def _first_force_month(table: pa.Table) -> tuple[str, int]:
+    if not len(table):
+        return ("", 0)
+    return (table.column("force")[0].as_py() or "", table.column("month")[0].value)
 
 
 def _force_months(table: pa.Table) -> dict[tuple[str, dt.date], np.ndarray]:

@@ -97,17 +97,49 @@ def distinct_areas(distinct, polygons, codes) -> np.ndarray:
 
     One vectorised STRtree query; a point within two overlapping polygons goes to the first.
     """
-    out = np.full(len(distinct), OUTSIDE, dtype=object)
-    if len(polygons) and len(distinct):
-        tree = shapely.STRtree(np.asarray(getattr(polygons, "values", polygons)))
-        src, tgt = tree.query(np.asarray(distinct, dtype=object), predicate="within")
-        # first polygon per point (lowest polygon index) so overlaps cannot double count
-        order = np.lexsort((tgt, src))
-        src, tgt = src[order], tgt[order]
-        first = np.r_[True, src[1:] != src[:-1]] if len(src) else np.array([], dtype=bool)
-        codes = np.asarray(codes, dtype=object)
-        out[src[first]] = codes[tgt[first]]
+    pts = np.asarray(distinct, dtype=object)
+    if len(pts) and bool(((shapely.get_type_id(pts) == 0) & ~shapely.is_empty(pts)).all()):
+        xy = shapely.get_coordinates(pts)
+        return xy_areas(xy[:, 0], xy[:, 1], polygons, codes)
+    out = np.full(len(pts), OUTSIDE, dtype=object)
+    if len(polygons) and len(pts):
+        src, tgt = shapely.STRtree(np.asarray(getattr(polygons, "values", polygons))).query(pts, predicate="within")
+        _first_polygon(out, src, tgt, codes)
     return out
+
+
+def xy_areas(x, y, polygons, codes, *, points=None) -> np.ndarray:
+    """Code of the polygon each point (``x``, ``y``) lies within, ``"outside"`` when none (as :func:`distinct_areas`).
+
+    Bounding-box candidates from one STRtree query, then one prepared point-in-polygon test per candidate:
+    ``contains_xy(polygon, x, y)`` is ``within(point, polygon)`` (a point on an edge is in neither polygon)
+    tests no Point objects (``points``, the same points as geometries, saves making them for the tree query when
+    several layers are searched).
+
+    Examples
+    --------
+    >>> boxes = [shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)]
+    >>> xy_areas([0.5, 1.0, 5.0], [0.5, 0.5, 5.0], boxes, ["A", "B"]).tolist()
+    ['A', 'outside', 'outside']
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    out = np.full(len(x), OUTSIDE, dtype=object)
+    if len(polygons) and len(x):
+        polys = np.asarray(getattr(polygons, "values", polygons))
+        src, tgt = shapely.STRtree(polys).query(shapely.points(x, y) if points is None else points)
+        shapely.prepare(polys)
+        inside = shapely.contains_xy(polys[tgt], x[src], y[src])
+        _first_polygon(out, src[inside], tgt[inside], codes)
+    return out
+
+
+def _first_polygon(out: np.ndarray, src: np.ndarray, tgt: np.ndarray, codes) -> None:
+    """Write into ``out`` the code of the first (lowest-index) polygon of each point, so overlaps cannot double
+    count."""
+    order = np.lexsort((tgt, src))
+    src, tgt = src[order], tgt[order]
+    first = np.r_[True, src[1:] != src[:-1]] if len(src) else np.array([], dtype=bool)
+    out[src[first]] = np.asarray(codes, dtype=object)[tgt[first]]
 
 
 def spread(values: np.ndarray, missing: np.ndarray, inverse: np.ndarray) -> np.ndarray:
