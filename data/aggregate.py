@@ -535,16 +535,7 @@ def _public_cube(store, level, threshold, forces):
     if parent is not None:
         groups.append(np.where(pd.notna(parent), parent.astype(str) + "|" + cube["period"] + "|" + cube["crime_type"],
                                None))
-    counts = cube["count"].to_numpy()
-    hidden, leaks = complementary_suppression(counts, sup, groups, return_leaks=True)
-    for _ in range(10):
-        leaking = np.logical_or.reduce(leaks)
-        if not leaking.any():
-            break
-        # a group that no hidden cell can protect (its other cells are zeros that give themselves away) publishes
-        # none of its cells, total included where the total is a cell of this cube
-        hidden, leaks = complementary_suppression(counts, hidden | leaking, groups, return_leaks=True)
-    cube["suppressed"] = hidden
+    cube["suppressed"] = complementary_suppression(cube["count"].to_numpy(), sup, groups)
     return cube
 
 

@@ -97,20 +97,22 @@ def complementary_suppression(counts, suppressed, groups: list, *, max_rounds: i
     -----
     Each round finds the hidden cells :func:`recoverable` can solve; in every group of one kind where a
     solved cell leaves at most one unknown, the smallest shown non-zero cell is hidden too (ties: the earlier
-    cell), and the check starts again. Where a group has no shown non-zero cell left, a shown zero is hidden
-    instead (an unknown zero beside a hidden count leaves the count between 0 and the total); a zero in a group
-    whose total is zero protects nothing, as :func:`recoverable` knows. A group that still leaks when nothing in
-    it can be hidden (for example a group of one cell, whose total is the cell) cannot be protected inside its own
-    table: its total must be withheld (``return_leaks``; see ``data.aggregate``).
+    cell; a hidden zero protects nothing for long: counts are never negative, so a zero is pinned wherever its
+    other groups total zero), and the check starts again. A group that still leaks when it has no shown non-zero
+    cell left (for example a group of one cell, whose total is the cell, or a 1 beside zeros whose other groups
+    are all zero) cannot be protected inside its own table: its total must be withheld (``return_leaks`` names
+    those groups; ``data.aggregate`` hides the parents of lone children for the same reason).
 
     Examples
     --------
     >>> counts = [3, 10, 20, 7]
     >>> complementary_suppression(counts, [True, False, False, False], [["a", "a", "a", "a"]]).tolist()
     [True, False, False, True]
-    >>> # a 1 whose only neighbours are zeros: a zero is hidden beside it
-    >>> complementary_suppression([1, 0, 0], [True, False, False], [["a", "a", "a"]]).tolist()
-    [True, True, False]
+    >>> # a 1 beside zeros only: nothing in the table can protect it, so group "a" must not publish its total
+    >>> hidden, leaks = complementary_suppression([1, 0, 0], [True, False, False], [["a", "a", "a"]],
+    ...                                          return_leaks=True)
+    >>> hidden.tolist(), leaks[0].tolist()
+    ([True, False, False], [True, True, True])
     """
     c = np.asarray(counts, dtype=float)
     s = np.asarray(suppressed, dtype=bool).copy()
@@ -134,16 +136,13 @@ def complementary_suppression(counts, suppressed, groups: list, *, max_rounds: i
             leaky = np.zeros(n, dtype=bool)
             leaky[code[solved[member]]] = True
             leaky &= unknown_n <= 1
-            shown = leaky[code] & ~s[member]
-            if not shown.any():
+            cand = leaky[code] & ~s[member] & (c[member] > 0)
+            if not cand.any():
                 continue
-            # non-zero cells first; a zero only in a group with no shown non-zero cell
-            has_positive = np.bincount(code, weights=shown & (c[member] > 0), minlength=n) > 0
-            cand = shown & ((c[member] > 0) | ~has_positive[code])
             pos = member[cand]
             grp = code[cand]
-            # by group, then non-zero first, then fewest new leaks, then smallest count, then position
-            order = np.lexsort((pos, c[pos], opens[pos], c[pos] == 0, grp))
+            # by group, then fewest new leaks, then smallest count, then position
+            order = np.lexsort((pos, c[pos], opens[pos], grp))
             first = np.r_[True, grp[order][1:] != grp[order][:-1]]
             s[pos[order][first]] = True
             changed = True
