@@ -116,3 +116,30 @@ def test_a_scheduler_address_and_the_default_local_cluster(wm_store, client):
     pd.testing.assert_series_equal(_series(got), want, check_names=False)
     own = aggregate_store(wm_store.root, "ward", n_workers=1, memory_limit="1GB")  # worker processes of its own
     pd.testing.assert_series_equal(_series(own), want, check_names=False)
+
+
+def test_cli_scale_counts_and_assign(wm_store, tmp_path, capsys, monkeypatch):
+    from api.cli import main
+
+    monkeypatch.setenv("CRIMEMAP_QUIET", "1")
+
+    def run(*args):
+        with pytest.raises(SystemExit) as e:
+            main([str(a) for a in args])
+        return e.value.code or 0, capsys.readouterr().err
+
+    code, err = run("scale", "counts", "--level", "h3:8", "--months", "2019-01", "--workers", "1",
+                    "--store", wm_store.location, "--out", tmp_path / "h3.csv")
+    assert code == 0, err
+    got = pd.read_csv(tmp_path / "h3.csv", dtype={"month": str})
+    assert list(got.columns) == KEYS + ["count"] and set(got["month"]) == {"2019-01"}
+    want = base_counts(wm_store, "h3:8")
+    assert got["count"].sum() == want[want["month"] == pd.Timestamp(2019, 1, 1)]["count"].sum()
+    code, err = run("scale", "assign", "--workers", "1", "--store", wm_store.location, "--out", tmp_path / "a")
+    assert code == 0 and f"{len(wm_store.read_assignment()):,} assignment rows" in err, err
+    for args, message in ((["counts", "--level", "ward", "--out", tmp_path / "x.gpkg"], "expected .csv or .parquet"),
+                          (["counts", "--level", "ward", "--out", tmp_path / "x.csv", "--store", "postgresql://h/db"],
+                           "not an embedded store directory"),
+                          (["assign", "--out", tmp_path / "a"], "is not empty")):
+        code, err = run("scale", *args, *([] if "--store" in args else ["--store", wm_store.location]))
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
