@@ -589,7 +589,9 @@ def download_police_api(force: str, months: tuple, dest: Path, area, *, base_url
                 write_checksum(target)
                 for p in cache.iterdir():
                     p.unlink()
-                cache.rmdir()
+                for d in (cache, cache.parent, cache.parent.parent):  # .api/FORCE/MONTH, once nothing is left
+                    if d.exists() and not any(d.iterdir()):
+                        d.rmdir()
             out.append(target)
     finally:
         if own:
