@@ -41,6 +41,8 @@ try:  # download clients (issue 8) are optional until they land
 except ImportError:  # pragma: no cover
     pass
 
+from api import cli_scale  # noqa: E402,F401 - national scale on Dask (issue 8; dask itself is imported when run)
+
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: run the app and turn errors into one line and an exit code."""

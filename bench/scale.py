@@ -7,8 +7,10 @@ month of 2019 and a new id, so the spatial pattern is real. It is assigned to th
 Paths, each in its own process so its peak memory (max RSS, plus the Dask workers') is its own:
 
 embedded  per month: assign (data.assignment) + ``commit_ingest`` into a GeoParquet store; then ward counts
-dask      ward counts of the whole embedded store, partition-wise on a local ``distributed`` cluster
-          (also over the first 3 and 6 months, to show peak memory staying flat as months are added)
+dask      ward counts of the whole embedded store with dask-geopandas (``data.scale``: read_parquet, one
+          partition per force-month file; assignment by map_partitions; a dask groupby) on a local
+          ``distributed`` cluster, also over the first 3 and 6 months, to show the worker peak memory staying
+          flat as months are added; then the year's assignment written as Parquet on the same path
 postgis   per month: assign + ``commit_ingest`` (COPY) into a throwaway PostGIS cluster; ward counts in SQL
 
 The embedded child also times, in the same process, the per-row assignment this code had before the distinct-point
@@ -225,34 +227,52 @@ def run_embedded(work: Path, files: list[Path], baseline_rows: int = 200_000) ->
 
 
 def run_dask(work: Path, files: list[Path], workers: int) -> dict:
+    """Ward counts of the embedded store on dask-geopandas (data.scale), over 3, 6 and 12 months, then the year's
+    assignment written as Parquet; each on a fresh LocalCluster, so each worker peak is that run's own."""
     import datetime as dt
+    import shutil
 
     from distributed import Client, LocalCluster
 
-    from data.scale import aggregate_store
+    from data.scale import aggregate_store, assign_store
 
     root = work / "embedded-store"
     if not (root / "catalogue.json").exists():
         raise SystemExit("the dask path reads the embedded store: run the embedded path first")
     lay = layers()
+
+    def worker_peaks(client) -> list[float]:
+        return list(client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024).values())
+
     flat = {}
-    for months in (3, 6, 12):  # a fresh cluster each time, so each worker peak is that run's own
+    for months in (3, 6, 12, "assign"):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, memory_limit="3GB", dashboard_address=None)
         client = Client(cluster)
         try:
             t = time.perf_counter()
-            out = aggregate_store(root, "ward", lay, months=(dt.date(2019, 1, 1), dt.date(2019, months, 1)),
-                                  client=client)
+            if months == "assign":
+                out_dir = work / "dask-assignment"
+                shutil.rmtree(out_dir, ignore_errors=True)
+                total = assign_store(root, out_dir, lay, client=client)
+                areas = None
+            else:
+                out = aggregate_store(root, "ward", lay, months=(dt.date(2019, 1, 1), dt.date(2019, months, 1)),
+                                      client=client)
+                total, areas = int(out["count"].sum()), int(out["code"].nunique())
             seconds = time.perf_counter() - t
-            worker_peak = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-            flat[months] = {"seconds": seconds, "worker_peak_mb": max(worker_peak.values()),
-                            "workers_total_mb": sum(worker_peak.values()), "total": int(out["count"].sum())}
+            peaks = worker_peaks(client)
+            flat[months] = {"seconds": seconds, "worker_peak_mb": max(peaks), "workers_total_mb": sum(peaks),
+                            "total": total, "areas": areas}
         finally:
             client.close()
             cluster.close()
     year = flat[12]
     return {"rows": year["total"], "seconds": year["seconds"], "extra_mb": year["workers_total_mb"],
-            "flat": {k: round(v["worker_peak_mb"]) for k, v in flat.items()}, "total": year["total"]}
+            "flat": {k: round(v["worker_peak_mb"]) for k, v in flat.items() if k != "assign"},
+            "seconds_by_months": {k: round(v["seconds"], 1) for k, v in flat.items() if k != "assign"},
+            "assign": {"rows": flat["assign"]["total"], "seconds": round(flat["assign"]["seconds"], 1),
+                       "worker_peak_mb": round(flat["assign"]["worker_peak_mb"])},
+            "areas": year["areas"], "total": year["total"]}
 
 
 def run_postgis(work: Path, files: list[Path]) -> dict:
@@ -312,7 +332,9 @@ def main() -> None:
             print(f"{path:9s} failed: {(r.stderr.strip().splitlines() or ['?'])[-1]}", flush=True)
             continue
         res = json.loads(line[0][7:])
-        extra = f"; worker peak by months 3/6/12: {res['flat']} MB" if "flat" in res else ""
+        extra = (f"; worker peak by months 3/6/12: {res['flat']} MB, seconds {res['seconds_by_months']}; "
+                 f"assignment of {res['assign']['rows']:,} rows written in {res['assign']['seconds']} s, worker "
+                 f"peak {res['assign']['worker_peak_mb']} MB") if "flat" in res else ""
         cpu = f" (cpu {res['cpu']:.1f} s)" if "cpu" in res else ""
         print(f"{path:9s} {res['rows']:>10,} rows  {res['seconds']:7.1f} s{cpu}  peak {res['peak_mb']:7.0f} MB  "
               f"(ward total {res['total']:,}){extra}", flush=True)

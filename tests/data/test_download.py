@@ -1,7 +1,9 @@
-"""Download clients against a local server that answers like police.uk's archive and ONS's ArcGIS REST API.
+"""Download clients against a local server that answers like police.uk's archive and API and ONS's ArcGIS REST API.
 
 The server (a thread in this process, never a real host) serves monthly archive zips built from the real West
-Mercia street files, with Range support, and the real West Mercia ward polygons as paginated GeoJSON; switches
+Mercia street files, with Range support; the police.uk API's JSON (``crimes-street/all-crime`` by polygon, with
+its 503 over the crime cap, and ``crimes-no-location`` by force) made from the real street files of West Mercia,
+its neighbours and British Transport Police; and the real West Mercia ward polygons as paginated GeoJSON. Switches
 make it answer 429/503 with Retry-After, break off a download half-way, or send a corrupt payload.
 """
 
@@ -17,9 +19,13 @@ import threading
 import time
 import urllib.parse
 import zipfile
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import numpy as np
+import pandas as pd
 import pytest
+import shapely
 
 from data import download as dl
 from geo.errors import InputError
@@ -42,6 +48,21 @@ class FakeServices:
         self.corrupt = False  # send bytes that are not a zip
         self.bad_page_at: int | None = None  # answer this resultOffset with non-JSON
         self.no_count = False
+        self.api: dict[str, list[dict]] = {}  # month -> crimes, as the police.uk API gives them
+        self.cap = API_TEST_CAP  # more crimes than this in a polygon: 503 without Retry-After
+        self.api_corrupt = 0  # answer this many API requests with a truncated JSON body
+        self.api_wrong_month = False  # answer with crimes of another month
+        self.api_fail_after: int | None = None  # after this many API answers, answer 500 (a run that stops)
+        self.api_break_once = False  # send half an API answer, then hang up
+        self._located: dict[str, tuple] = {}
+
+    def located(self, month: str) -> tuple[list[dict], np.ndarray, np.ndarray]:
+        """The crimes of ``month`` that have a location, and their longitudes and latitudes."""
+        if month not in self._located:
+            got = [c for c in self.api[month] if c["location"] is not None]
+            self._located[month] = (got, np.array([float(c["location"]["longitude"]) for c in got]),
+                                    np.array([float(c["location"]["latitude"]) for c in got]))
+        return self._located[month]
 
 
 def _handler(state: FakeServices):
@@ -69,7 +90,46 @@ def _handler(state: FakeServices):
                 return self._archive(url.path.rsplit("/", 1)[-1])
             if url.path.endswith("/FeatureServer/0/query"):
                 return self._query(query)
+            if url.path in ("/api/crimes-street/all-crime", "/api/crimes-no-location"):
+                return self._api(url.path, query)
             self._send(404, b"not found", "text/plain")
+
+        def _api(self, path: str, q: dict):
+            served = sum(1 for p, _, _ in state.log if p.startswith("/api/")) - 1
+            if state.api_fail_after is not None and served >= state.api_fail_after:
+                return self._send(500, b"<html>Internal Server Error</html>", "text/html")
+            crimes = state.api.get(q.get("date"))
+            if crimes is None:
+                return self._send(404, b"", "text/html")
+            if path.endswith("no-location"):
+                if q.get("category") != "all-crime":
+                    return self._send(400, b"", "text/html")
+                got = [c for c in crimes if c["location"] is None and c["_force"] == q.get("force")]
+            else:  # poly: lat,lng:lat,lng:... (police.uk closes the ring)
+                pts = [tuple(map(float, p.split(","))) for p in q["poly"].split(":")]
+                poly = shapely.Polygon([(lng, lat) for lat, lng in pts])
+                located, x, y = state.located(q["date"])
+                got = [located[i] for i in np.flatnonzero(shapely.intersects_xy(poly, x, y))]
+                if len(got) > state.cap:
+                    return self._send(503, b"", "text/html")
+            body = json.dumps([{k: v for k, v in c.items() if k != "_force"} for c in got]).encode()
+            if state.api_wrong_month:
+                body = body.replace(q["date"].encode(), b"2011-01")
+            if state.api_corrupt:
+                state.api_corrupt -= 1
+                body = body[: len(body) // 2]
+            if state.api_break_once:
+                state.api_break_once = False
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            self._send(200, body, "application/json")
 
         def _archive(self, name: str):
             if name != "2019-01.zip":
@@ -132,9 +192,77 @@ def ward_features(shared_data) -> list[dict]:
     return json.loads((SHARED / "boundaries/wards/wards_dec2019_west_mercia.geojson").read_text())["features"]
 
 
+API_TEST_CAP = 2000  # the real cap is 10,000; a smaller one makes the real West Mercia months split several times
+API_FORCES = [FORCE, "staffordshire", "warwickshire", "gloucestershire", "dyfed-powys", "north-wales", "btp"]
+# the police.uk API's category slugs (https://data.police.uk/api/crime-categories), written out independently
+SLUGS = {"Anti-social behaviour": "anti-social-behaviour", "Bicycle theft": "bicycle-theft",
+         "Burglary": "burglary", "Criminal damage and arson": "criminal-damage-arson", "Drugs": "drugs",
+         "Other crime": "other-crime", "Other theft": "other-theft", "Possession of weapons": "possession-of-weapons",
+         "Public order": "public-order", "Robbery": "robbery", "Shoplifting": "shoplifting",
+         "Theft from the person": "theft-from-the-person", "Vehicle crime": "vehicle-crime",
+         "Violence and sexual offences": "violent-crime"}
+ROW_KEY = ["Crime ID", "Longitude", "Latitude", "Location", "Crime type", "Last outcome category", "Context"]
+
+
+def _street_rows(force: str, month: str) -> pd.DataFrame:
+    return pd.read_csv(STREET / force / f"{month}-{force}-street.csv.gz", dtype=str, keep_default_na=False,
+                       encoding="utf-8-sig")
+
+
+@pytest.fixture(scope="module")
+def api_crimes(shared_data) -> dict[str, list[dict]]:
+    """The real street rows of West Mercia, its neighbours and BTP in the police.uk API's JSON shape."""
+    out, next_id = {}, 60_000_000
+    for month in MONTHS:
+        crimes = []
+        for force in API_FORCES:
+            for r in _street_rows(force, month).itertuples(index=False):
+                located = r.Longitude != ""
+                crimes.append({
+                    "category": SLUGS[r[9]],
+                    "location_type": ("BTP" if force == "btp" else "Force") if located else None,
+                    "location": {"latitude": r.Latitude, "longitude": r.Longitude,
+                                 "street": {"id": zlib.crc32(r.Location.encode()), "name": r.Location}}
+                    if located else None,
+                    "context": r.Context,
+                    "outcome_status": {"category": r[10], "date": month} if r[10] else None,
+                    "persistent_id": r[0], "id": next_id, "location_subtype": "", "month": month, "_force": force,
+                })
+                next_id += 1
+        out[month] = crimes
+    return out
+
+
+@pytest.fixture(scope="module")
+def wm_area(shared_data):
+    from boundaries.layers import read_boundary_file
+
+    pfa, _ = read_boundary_file(SHARED / "boundaries/pfa/pfa_dec2020_ew_buc.geojson", "pfa")
+    return dl.force_area(pfa, FORCE)
+
+
+def _expected_api_rows(month: str, area) -> pd.DataFrame:
+    """What the API path must give: located rows of the territorial forces inside the area, West Mercia's others."""
+    frames = []
+    for force in API_FORCES:
+        rows = _street_rows(force, month)
+        located = rows["Longitude"] != ""
+        inside = np.zeros(len(rows), dtype=bool)
+        inside[located.to_numpy()] = shapely.intersects_xy(area, rows["Longitude"][located].astype(float),
+                                                           rows["Latitude"][located].astype(float))
+        keep = inside & (force != "btp") | (~located.to_numpy() & (force == FORCE))
+        frames.append(rows[keep])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _multiset(frame: pd.DataFrame) -> list[tuple]:
+    return sorted(map(tuple, frame[ROW_KEY].itertuples(index=False)))
+
+
 @pytest.fixture
-def services(archive, ward_features):
+def services(archive, ward_features, api_crimes):
     state = FakeServices(archive, ward_features)
+    state.api = api_crimes
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -277,3 +405,168 @@ def test_cli_download_police_through_env_url(services, tmp_path, monkeypatch):
                                  "2018-12..2019-01", "--dest", str(tmp_path)])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "2019-01-west-mercia-street.csv").read_bytes() == _expected("2019-01")
+
+
+# ---- police.uk API ---------------------------------------------------------------------------------------------
+
+def _api(services, tmp_path, area, **kw):
+    return dl.download_police_api(FORCE, SPAN, tmp_path, area, base_url=services.base + "/api", client=_client(),
+                                  **kw)
+
+
+def _api_log(services):
+    return [(p, q) for p, q, _ in services.log if p.startswith("/api/")]
+
+
+def test_api_gives_the_force_crimes_as_street_files_that_ingest_reads(services, tmp_path, wm_area):
+    from data.readers import read_crime_file
+
+    files = _api(services, tmp_path, wm_area)
+    assert [f.name for f in files] == [f"{m}-{FORCE}-street.csv" for m in MONTHS]
+    log = _api_log(services)
+    polys = [q for p, q in log if p.endswith("all-crime")]
+    assert any(len(q["poly"].split(":")) == 4 for q in polys)
+    assert len(polys) > 4  # the whole box was over the cap, so it was split
+    assert [q for p, q in log if p.endswith("no-location")] == [
+        {"category": "all-crime", "force": FORCE, "date": m} for m in MONTHS]
+    for f, m in zip(files, MONTHS, strict=True):
+        got = pd.read_csv(f, dtype=str, keep_default_na=False)
+        want = _expected_api_rows(m, wm_area)
+        assert _multiset(got) == _multiset(want)  # every crime once, though boxes share edges
+        assert set(got["Falls within"]) == {"West Mercia Police"} and set(got["Month"]) == {m}
+        assert (tmp_path / f"{f.name}.sha256").read_text().split()[0] == hashlib.sha256(f.read_bytes()).hexdigest()
+        read = read_crime_file(f.name, f.read_bytes())  # the normal ingest reader takes it with no rejects
+        assert read.fmt == "street" and read.rejects.empty and len(read.offences) == len(want)
+        assert set(read.offences["force"]) == {FORCE}
+        # the archive file of the force: all its crimes inside the force area, and its unlocated ones, are there
+        archive = _street_rows(FORCE, m)
+        ids = set(got["Crime ID"])
+        own = archive[archive["Crime ID"] != ""]
+        assert own["Crime ID"].isin(ids).mean() > 0.99
+    assert not (tmp_path / ".api").exists()  # the kept answers go once the months are written
+    before = len(services.log)  # again: the checksums hold, nothing is asked
+    _api(services, tmp_path, wm_area)
+    assert len(services.log) == before
+
+
+def test_api_categories_are_the_street_file_names():
+    from geo.record import CRIME_TYPES
+
+    assert {dl.API_CATEGORIES[slug] for slug in SLUGS.values()} == set(CRIME_TYPES)
+
+
+def test_api_waits_as_retry_after_asks_and_does_not_split_a_busy_answer(services, tmp_path, wm_area):
+    services.fail_next = [429, 503]  # both with Retry-After: 1
+    t = time.monotonic()
+    files = _api(services, tmp_path, wm_area)
+    assert time.monotonic() - t >= 2.0
+    log = _api_log(services)
+    assert log[0] == log[1] == log[2]  # the same whole-area box, three times: no split on a 503 with Retry-After
+    assert _multiset(pd.read_csv(files[1], dtype=str, keep_default_na=False)) == _multiset(
+        _expected_api_rows("2019-01", wm_area))
+
+
+def test_api_answer_broken_off_is_asked_again(services, tmp_path, wm_area):
+    services.api_break_once = True  # the first answer that is not a 503 stops half-way
+    files = _api(services, tmp_path, wm_area)
+    log = _api_log(services)
+    assert sum(a == b for a, b in zip(log, log[1:], strict=False)) == 1  # that box was asked for twice in a row
+    assert not services.api_break_once
+    assert _multiset(pd.read_csv(files[0], dtype=str, keep_default_na=False)) == _multiset(
+        _expected_api_rows("2018-12", wm_area))
+
+
+def test_an_interrupted_api_run_resumes_without_asking_again(services, tmp_path, wm_area):
+    services.api_fail_after = 5
+    with pytest.raises(InputError, match="HTTP 500") as e:
+        _api(services, tmp_path, wm_area)
+    assert "\n" not in str(e.value)
+    first = _api_log(services)[:5]
+    assert not list(tmp_path.glob("*.csv"))
+    services.api_fail_after = None
+    services.log.clear()
+    files = _api(services, tmp_path, wm_area)
+    again = _api_log(services)
+    assert not [q for q in again if q in first]  # the five answered (or over-cap) boxes were kept
+    assert _multiset(pd.read_csv(files[0], dtype=str, keep_default_na=False)) == _multiset(
+        _expected_api_rows("2018-12", wm_area))
+
+
+def test_a_corrupt_api_answer_is_asked_once_more_then_reported(services, tmp_path, wm_area):
+    services.api_corrupt = 1
+    files = _api(services, tmp_path, wm_area)
+    assert len(files) == 2
+    services.api_corrupt = 2
+    with pytest.raises(InputError, match="not JSON") as e:
+        _api(services, tmp_path / "again", wm_area)
+    assert "\n" not in str(e.value) and not list((tmp_path / "again").glob("*.csv"))
+    services.api_wrong_month = True
+    with pytest.raises(InputError, match="month '2011-01'"):
+        _api(services, tmp_path / "third", wm_area)
+
+
+def test_api_unreachable_network_is_one_line(tmp_path, wm_area):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(InputError, match=f"cannot reach 127.0.0.1:{port}") as e:
+        dl.download_police_api(FORCE, SPAN, tmp_path, wm_area, base_url=f"http://127.0.0.1:{port}/api",
+                               client=_client())
+    assert "\n" not in str(e.value)
+
+
+def test_api_gives_up_when_splitting_does_not_help(services, tmp_path, wm_area):
+    services.cap = 0  # every box with a crime is "over the cap"
+    with pytest.raises(InputError, match="after 3 splits"):
+        _api(services, tmp_path, wm_area, max_depth=3)
+
+
+def test_force_area_needs_a_territorial_force(wm_area):
+    from boundaries.layers import read_boundary_file
+
+    pfa, _ = read_boundary_file(SHARED / "boundaries/pfa/pfa_dec2020_ew_buc.geojson", "pfa")
+    with pytest.raises(InputError, match="btp has no force area"):
+        dl.force_area(pfa, "btp")
+    with pytest.raises(InputError, match="E23000016"):
+        dl.force_area(pfa[pfa["code"] != "E23000016"], FORCE)
+    assert wm_area.contains(shapely.Point(-2.22, 52.19))  # Worcester
+
+
+def test_cli_download_police_from_the_api(services, tmp_path, monkeypatch, capsys):
+    from api.cli import main
+
+    monkeypatch.setenv("CRIMEMAP_POLICE_API_URL", services.base + "/api")
+    monkeypatch.setenv("CRIMEMAP_QUIET", "1")
+    args = ["download", "police", "--source", "api", "--force", "west-mercia", "--months", "2019-01",
+            "--dest", str(tmp_path), "--boundary", str(SHARED / "boundaries/pfa/pfa_dec2020_ew_buc.geojson")]
+    with pytest.raises(SystemExit) as e:
+        main(args)
+    err = capsys.readouterr().err
+    assert e.value.code in (0, None), err
+    assert "1 street files for west-mercia, 2019-01..2019-01 (police.uk api)" in err
+    assert (tmp_path / "2019-01-west-mercia-street.csv.sha256").exists()
+    for bad, message in ((["--source", "ftp"], "source 'ftp' is not archive or api"),
+                         (["--source", "api", "--force", "btp", "--store", str(tmp_path / "s")], "btp has no force"),
+                         (["--source", "api", "--store", str(tmp_path / "empty-store")], "--boundary PFA_FILE")):
+        base = ["download", "police", "--force", "west-mercia", "--months", "2019-01", "--dest", str(tmp_path / "x")]
+        opts = dict(zip(base[2::2], base[3::2], strict=True)) | dict(zip(bad[::2], bad[1::2], strict=True))
+        with pytest.raises(SystemExit) as e:
+            main(["download", "police", *[t for kv in opts.items() for t in kv]])
+        err = capsys.readouterr().err.strip()
+        assert e.value.code == 2 and message in err and len(err.splitlines()) == 1, err
+
+
+def test_cli_api_takes_the_force_area_from_the_store_wards(services, tmp_path, monkeypatch, capsys, wm_store):
+    from api.cli import main
+    from data.aggregate import area_geometry
+
+    monkeypatch.setenv("CRIMEMAP_POLICE_API_URL", services.base + "/api")
+    monkeypatch.setenv("CRIMEMAP_QUIET", "1")
+    with pytest.raises(SystemExit) as e:
+        main(["download", "police", "--source", "api", "--force", FORCE, "--months", "2019-01", "--dest",
+              str(tmp_path), "--store", wm_store.location])
+    assert e.value.code in (0, None), capsys.readouterr().err
+    pfa = area_geometry(wm_store, "pfa")  # the West Mercia wards, dissolved
+    area = pfa[pfa["code"] == "E23000016"].geometry.union_all()
+    got = pd.read_csv(tmp_path / "2019-01-west-mercia-street.csv", dtype=str, keep_default_na=False)
+    assert _multiset(got) == _multiset(_expected_api_rows("2019-01", area))
