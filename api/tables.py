@@ -69,7 +69,7 @@ class TileSource:
 
 def tile_source(sv: Services, who: Principal, level: str, f: Filters) -> TileSource:
     """The layer's aggregate for the caller, projected and indexed once per (store generation, role, filters)."""
-    key = ("tiles", sv.store.location, sv.store.generation, who.audience, level, f.key)
+    key = ("tiles", sv.store.location, sv.generation(), who.audience, level, f.key)
 
     def make() -> TileSource:
         t = area_table(sv, who, level, Filters(f.months, f.crime_types, None))
