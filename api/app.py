@@ -5,7 +5,9 @@ No module-level state: the store, the tokens and the caches hang off ``app.state
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -62,7 +64,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     store = open_store(settings.store)
     services = Services(settings=settings, store=store, tokens=load_tokens(settings.tokens_file),
                         tiles=LRU(settings.tile_cache_size))
-    app = FastAPI(title="crimemap", version="0.1.0", description=DESCRIPTION)
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if settings.warm:
+            threading.Thread(target=_warm, args=(app, list(settings.warm)), daemon=True).start()
+        yield
+
+    app = FastAPI(title="crimemap", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.services = services
     install_error_handlers(app)
 
@@ -80,3 +88,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     else:
         log.warning("front-end assets missing (%s): run scripts/setup (npm assets into api/static/vendor)", VENDOR)
     return app
+
+
+def _warm(app: FastAPI, paths: list[str]) -> None:
+    """Request ``paths`` of ``app`` in process (best effort), so its caches are full before visitors come."""
+    from fastapi.testclient import TestClient
+
+    c = TestClient(app, raise_server_exceptions=False)  # not entered: no second lifespan
+    for p in paths:
+        try:
+            c.get(p)
+        except Exception:  # noqa: BLE001 - warming is best effort
+            log.warning("warming %s failed", p)

@@ -9,7 +9,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from threading import Lock
+from threading import BoundedSemaphore, Lock
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
@@ -108,14 +108,31 @@ class Services:
     #: finished answers of the cached routes by request (``api.response_cache``), bounded in bytes
     responses: object = None
     generation: StoreVintage = None
+    #: threads that may build answers at once (see ``build``)
+    builders: BoundedSemaphore = None
 
     def __post_init__(self):
         from api.response_cache import SizedLRU
 
+        if self.builders is None:
+            self.builders = BoundedSemaphore(self.settings.build_threads or os.cpu_count() or 2)
         if self.responses is None:
             self.responses = SizedLRU(int(self.settings.response_cache_mb * 2**20))
         if self.generation is None:
             self.generation = StoreVintage(self.store, self.settings.generation_ttl)
+
+
+def build(sv: Services, make):
+    """``make`` wrapped to run while holding one of ``sv.builders``: at most that many threads build answers
+    (aggregates, tiles, GeoJSON) at once, however many requests missed the caches together. They are CPU work
+    under the GIL: more of them would not finish sooner, and would slow the event loop answering cached requests.
+    """
+
+    def run():
+        with sv.builders:
+            return make()
+
+    return run
 
 
 async def services(request: Request) -> Services:

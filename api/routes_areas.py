@@ -14,7 +14,7 @@ from fastapi import Path as PathParam
 from starlette.concurrency import run_in_threadpool
 
 from api.attribution import ATTRIBUTION_TEXT
-from api.deps import FiltersDep, PrincipalDep, ServicesDep, check_code, level_for
+from api.deps import FiltersDep, PrincipalDep, ServicesDep, build, check_code, level_for
 from api.http_errors import BadParameter
 from api.response_cache import remember
 from api.responses import cache_headers, dumps, encode, etagged, feature_collection
@@ -62,7 +62,7 @@ def areas_router() -> APIRouter:
         key = ("areas", sv.store.location, sv.generation(), who.cache_key, lv, f.key)
         enc = sv.frames.get(key)
         if enc is None:
-            enc = await run_in_threadpool(sv.frames.get_or_make, key, body)
+            enc = await run_in_threadpool(sv.frames.get_or_make, key, build(sv, body))
         return remember(request, who, sv, enc)
 
     @r.get("/export/{level}.{fmt}", summary="Download exactly what the map shows: GeoJSON, GeoPackage or CSV",

@@ -11,7 +11,7 @@ from fastapi import Path as PathParam
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import Principal
-from api.deps import FiltersDep, PrincipalDep, ServicesDep
+from api.deps import FiltersDep, PrincipalDep, ServicesDep, build
 from api.http_errors import BadParameter
 from api.response_cache import remember
 from api.responses import Encoded, encode
@@ -43,8 +43,8 @@ def make_tile(sv, who: Principal, f, t, layer: str, level: str) -> Encoded:
         src = tile_source(sv, who, level, f)
     if who.scope is not None:
         src = scoped_source(sv, who, (layer, level, f.key), level, src)
-    return encode(encode_tile(t, layer, src.frame, src.geoms, src.tree), MVT, sv.settings.cache_seconds,
-                  {"X-Crimemap-Level": level})
+    body = encode_tile(t, layer, src.frame, src.geoms, src.tree, src.props)
+    return encode(body, MVT, sv.settings.cache_seconds, {"X-Crimemap-Level": level})
 
 
 def tiles_router() -> APIRouter:
@@ -67,7 +67,8 @@ def tiles_router() -> APIRouter:
         key = ("tile", sv.generation(), who.cache_key, layer, level, f.key, z, x, y)
         enc = sv.tiles.get(key)
         if enc is None:  # cut and encoded in a worker thread, once however many requests ask at the same time
-            enc = await run_in_threadpool(sv.tiles.get_or_make, key, lambda: make_tile(sv, who, f, t, layer, level))
+            enc = await run_in_threadpool(sv.tiles.get_or_make, key,
+                                          build(sv, lambda: make_tile(sv, who, f, t, layer, level)))
         return remember(request, who, sv, enc)
 
     return r

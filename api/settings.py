@@ -32,5 +32,9 @@ class Settings(BaseSettings):
                                      "(per role, scope and request), served again without recomputing.")
     generation_ttl: float = Field(1.0, ge=0, description="Seconds a store without a catalogue file (PostGIS) is "
                                   "trusted not to have changed between two checks of its generation.")
+    build_threads: int = Field(0, ge=0, le=64, description="Threads that may build uncached answers at once "
+                               "(0: one per CPU).")
     cache_seconds: int = Field(300, ge=0, description="max-age of public responses.")
+    warm: list[str] = Field(default_factory=list, description="Paths the app requests of itself in the "
+                            "background when it starts (each worker), to fill its caches before visitors come.")
     demo: bool = Field(False, description="Serving the demo store (pages say the county lines are synthetic).")
