@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
 from importlib import resources
 from pathlib import Path
@@ -113,46 +111,9 @@ def demo_tokens(store_location: str) -> tuple[Path, dict[str, str]]:
 
 
 def _serve(settings, workers: int = 1) -> None:
-    """Run uvicorn on ``settings``: the app object itself, or ``workers`` processes each building its own app.
+    from api.server import serve
 
-    Several workers make the service use several cores (each keeps its own caches, so each pays its own first
-    requests); they are started by uvicorn from ``api.app:create_app`` with the settings passed in the
-    environment (``CRIMEMAP_*``), which is where ``Settings`` reads them.
-    """
-    import uvicorn
-
-    if workers <= 1:
-        from api.app import create_app
-
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
-        return
-    os.environ.update(settings_env(settings))
-    uvicorn.run("api.app:create_app", factory=True, workers=workers, host=settings.host, port=settings.port,
-                log_level="warning")
-
-
-def settings_env(settings) -> dict[str, str]:
-    """``CRIMEMAP_<FIELD>`` variables that make ``Settings()`` equal to ``settings`` (for worker processes).
-
-    Examples
-    --------
-    >>> from api.settings import Settings
-    >>> env = settings_env(Settings(store="/tmp/s", warm=["/areas/ward"], demo=True))
-    >>> env["CRIMEMAP_STORE"], env["CRIMEMAP_WARM"], env["CRIMEMAP_DEMO"]
-    ('/tmp/s', '["/areas/ward"]', 'true')
-    """
-    env = {}
-    for name, value in settings.model_dump().items():
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, list | dict | tuple):
-            text = json.dumps(value)
-        else:
-            text = str(value)
-        env[f"CRIMEMAP_{name.upper()}"] = text
-    return env
+    serve(settings, workers)
 
 
 WorkersOption = typer.Option(1, "--workers", min=1, max=64, help="Server processes (uvicorn workers); each uses "

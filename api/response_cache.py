@@ -21,6 +21,8 @@ from api.responses import Encoded, EncodedResponse, negotiate
 
 #: path prefixes whose routes file their answers here (anything else skips the lookup)
 CACHED_PREFIXES = ("/areas/", "/tiles/")
+#: marks an answer sent from here (for benchmarks and for operators looking at headers)
+HIT = (b"x-crimemap-cache", b"hit")
 
 
 class SizedLRU:
@@ -100,5 +102,6 @@ class CachedResponses:
         if enc is None:
             return await self.app(scope, receive, send)
         status, headers, body = negotiate(enc, who, accept, inm)
+        headers.append(HIT)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
