@@ -73,7 +73,7 @@ def start_server(store: str, tokens: Path, port: int, workers: int) -> subproces
     import httpx
 
     cmd = [sys.executable, "-c", "from api.cli import main; main()", "serve", "--store", store, "--tokens",
-           str(tokens), "--port", str(port), "--workers", str(workers)]
+           str(tokens), "--port", str(port)] + (["--workers", str(workers)] if workers != 1 else [])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
     deadline = time.monotonic() + 120
@@ -343,7 +343,8 @@ def main() -> None:
         print(f"server: crimemap serve --workers {a.workers} (uvicorn {uvicorn.__version__}, event loop {loop}, "
               f"HTTP parser {parser})", flush=True)
         print(f"load: {a.clients} keep-alive connections with one request in flight each, over {a.load_procs} "
-              f"process(es) (bench/loadgen.py), Accept-Encoding gzip, full bodies read; same machine", flush=True)
+              f"process(es) (this script's load generator), Accept-Encoding gzip, full bodies read; same machine",
+              flush=True)
         proc = start_server(store, tokens, port, a.workers)
         base = f"http://127.0.0.1:{port}"
         analyst = {"Authorization": f"Bearer {ANALYST_TOKEN}"}
