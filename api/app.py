@@ -5,10 +5,12 @@ No module-level state: the store, the tokens and the caches hang off ``app.state
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -16,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from api.auth import load_tokens
 from api.deps import LRU, Services
 from api.http_errors import error_body, install_error_handlers
+from api.response_cache import CachedResponses
 from api.routes_areas import areas_router
 from api.routes_countylines import countylines_router
 from api.routes_hotspots import hotspots_router
@@ -40,27 +43,42 @@ Send `Authorization: Bearer <token>` for the analyst or neighbourhood views.
 Contains public sector information licensed under the Open Government Licence v3.0."""
 
 
+class QueryLimit:
+    """ASGI middleware: 414 with the usual error body for a query string longer than ``limit`` characters."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        n = len(scope.get("query_string", b""))
+        if scope["type"] != "http" or n <= self.limit:
+            return await self.app(scope, receive, send)
+        body = error_body(414, f"query string of {n} characters; expected at most {self.limit}", "query",
+                          expected=f"at most {self.limit} characters")
+        await JSONResponse(body, status_code=414)(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app for ``settings`` (default: from the environment, ``CRIMEMAP_`` prefix)."""
     settings = settings or Settings()
     store = open_store(settings.store)
     services = Services(settings=settings, store=store, tokens=load_tokens(settings.tokens_file),
                         tiles=LRU(settings.tile_cache_size))
-    app = FastAPI(title="crimemap", version="0.1.0", description=DESCRIPTION)
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if settings.warm:
+            threading.Thread(target=_warm, args=(app, list(settings.warm)), daemon=True).start()
+        yield
+
+    app = FastAPI(title="crimemap", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.services = services
     install_error_handlers(app)
 
-    @app.middleware("http")
-    async def limit_query(request: Request, call_next):
-        q = request.url.query
-        if len(q) > settings.max_query_length:
-            return JSONResponse(error_body(414, f"query string of {len(q)} characters; expected at most "
-                                                f"{settings.max_query_length}", "query",
-                                           expected=f"at most {settings.max_query_length} characters"),
-                                status_code=414)
-        return await call_next(request)
-
-    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    # outermost last: the query limit, then cached answers, then gzip for the answers built per request
+    # (cached routes send their own, compressed once). All pure ASGI: no per-request task group or stream.
+    app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=6)
+    app.add_middleware(CachedResponses, services=services)
+    app.add_middleware(QueryLimit, limit=settings.max_query_length)
     for router in (meta_router(), areas_router(), tiles_router(), hotspots_router(), countylines_router(),
                    pages_router()):
         app.include_router(router)
@@ -70,3 +88,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     else:
         log.warning("front-end assets missing (%s): run scripts/setup (npm assets into api/static/vendor)", VENDOR)
     return app
+
+
+def _warm(app: FastAPI, paths: list[str]) -> None:
+    """Request ``paths`` of ``app`` in process (best effort), so its caches are full before visitors come."""
+    from fastapi.testclient import TestClient
+
+    c = TestClient(app, raise_server_exceptions=False)  # not entered: no second lifespan
+    for p in paths:
+        try:
+            c.get(p)
+        except Exception:  # noqa: BLE001 - warming is best effort
+            log.warning("warming %s failed", p)

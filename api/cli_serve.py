@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import secrets
-import threading
 from importlib import resources
 from pathlib import Path
 
@@ -19,6 +18,9 @@ DEMO_FORCE = "west-mercia"
 TOKENS_NAME = "demo-tokens.toml"
 #: what the demo's neighbourhood token may see: Telford & Wrekin
 DEMO_SCOPE = ["E06000020"]
+#: what each demo worker computes in the background as it starts, so the first visitors do not wait
+DEMO_WARM = ["/areas/ward", "/areas/parish", "/tiles/h3/12/2017/1356.mvt", "/tiles/h3/8/125/84.mvt",
+             "/tiles/parish/12/2017/1356.mvt", "/tiles/ward/12/2017/1356.mvt"]
 
 
 def demo_dir() -> Path:
@@ -108,27 +110,14 @@ def demo_tokens(store_location: str) -> tuple[Path, dict[str, str]]:
     return path, tokens
 
 
-def _serve(settings, *, warm: list[str] = ()) -> None:
-    import uvicorn
+def _serve(settings, workers: int = 1) -> None:
+    from api.server import serve
 
-    from api.app import create_app
-
-    web = create_app(settings)
-    if warm:
-        threading.Thread(target=_warm, args=(web, warm), daemon=True).start()
-    uvicorn.run(web, host=settings.host, port=settings.port, log_level="warning")
+    serve(settings, workers)
 
 
-def _warm(web, paths: list[str]) -> None:
-    """Fill the aggregate caches in the background so the first visitors do not wait."""
-    from fastapi.testclient import TestClient
-
-    with TestClient(web) as c:
-        for p in paths:
-            try:
-                c.get(p)
-            except Exception:  # noqa: BLE001 - warming is best effort
-                pass
+WorkersOption = typer.Option(1, "--workers", min=1, max=64, help="Server processes (uvicorn workers); each uses "
+                             "one core and keeps its own caches.", envvar="CRIMEMAP_WORKERS")
 
 
 @app.command("serve")
@@ -138,14 +127,16 @@ def serve_cmd(
     tokens: Path | None = typer.Option(None, "--tokens", help="TOML/JSON file of hashed tokens (role, scope).",
                                        envvar="CRIMEMAP_TOKENS_FILE"),
     store: str | None = StoreOption,
+    workers: int = WorkersOption,
 ) -> None:
     """Serve a store over HTTP: GeoJSON, vector tiles, maps, briefings, exports (OpenAPI at /docs)."""
     from api.settings import Settings
     from data.store import default_store_location
 
     settings = Settings(store=store or default_store_location(), host=host, port=port, tokens_file=tokens)
-    err.print(f"serving {settings.store} on http://{host}:{port}/ (API docs at /docs)", markup=False)
-    _serve(settings)
+    err.print(f"serving {settings.store} on http://{host}:{port}/ with {workers} worker(s) (API docs at /docs)",
+              markup=False)
+    _serve(settings, workers)
 
 
 @app.command("demo")
@@ -155,6 +146,7 @@ def demo_cmd(
     no_serve: bool = typer.Option(False, "--no-serve", help="Build the demo store and stop."),
     store: str | None = typer.Option(None, "--store", help="Store to build the demo in (default: the demo's own "
                                      "store under the user data dir, not $CRIMEMAP_STORE)."),
+    workers: int = WorkersOption,
 ) -> None:
     """Build the bundled demo (real West Mercia data, synthetic county lines) in its own store, then serve it."""
     from api.settings import Settings
@@ -177,9 +169,8 @@ def demo_cmd(
     out.print(f"tokens (hashed in {path}; send as 'Authorization: Bearer TOKEN'):", markup=False)
     for role, t in tokens.items():
         out.print(f"  {role:<14} {t}", markup=False)
-    settings = Settings(store=location, host=host, port=port, tokens_file=path, demo=True)
-    _serve(settings, warm=["/areas/ward", "/areas/parish", "/tiles/h3/12/2017/1356.mvt", "/tiles/h3/8/125/84.mvt",
-                           "/tiles/parish/12/2017/1356.mvt", "/tiles/ward/12/2017/1356.mvt"])
+    settings = Settings(store=location, host=host, port=port, tokens_file=path, demo=True, warm=DEMO_WARM)
+    _serve(settings, workers)
 
 
 from api import cli_briefing  # noqa: E402,F401 - registers `crimemap briefing` (api.cli imports this module)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from threading import Lock
+from pathlib import Path
+from threading import BoundedSemaphore, Lock
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request
@@ -60,6 +63,39 @@ class LRU:
         return hit
 
 
+class StoreVintage:
+    """The store's generation (part of every cache key), read without parsing the catalogue on every request.
+
+    ``Store.generation`` of the embedded store parses catalogue.json, whose size grows with every force and month
+    loaded; a request only needs to know whether it changed. Writers replace that file atomically (a new inode),
+    so its ``stat`` signature changes exactly when the generation may have: the generation is read again only
+    then. A store without such a file (PostGIS) is asked again at most every ``ttl`` seconds.
+    """
+
+    def __init__(self, store: Store, ttl: float = 1.0):
+        self.store, self.ttl = store, ttl
+        root = getattr(store, "root", None)
+        self._file = Path(root) / "catalogue.json" if isinstance(root, str | Path) else None
+        self._sig: tuple | None = None
+        self._gen: int | None = None
+        self._at = 0.0
+
+    def __call__(self) -> int:
+        if self._file is not None:
+            try:
+                st = os.stat(self._file)
+                sig = (st.st_ino, st.st_mtime_ns, st.st_size)
+            except OSError:
+                sig = None
+            if sig is None or sig != self._sig or self._gen is None:
+                self._gen, self._sig = self.store.generation, sig  # stat first: a change in between re-reads
+            return self._gen
+        now = time.monotonic()
+        if self._gen is None or now - self._at >= self.ttl:
+            self._gen, self._at = self.store.generation, now
+        return self._gen
+
+
 @dataclass
 class Services:
     """Everything one app instance holds (no module-level globals)."""
@@ -69,15 +105,43 @@ class Services:
     tokens: TokenBook
     tiles: LRU = field(default_factory=lambda: LRU(4096))
     frames: LRU = field(default_factory=lambda: LRU(64))
+    #: finished answers of the cached routes by request (``api.response_cache``), bounded in bytes
+    responses: object = None
+    generation: StoreVintage = None
+    #: threads that may build answers at once (see ``build``)
+    builders: BoundedSemaphore = None
+
+    def __post_init__(self):
+        from api.response_cache import SizedLRU
+
+        if self.builders is None:
+            self.builders = BoundedSemaphore(self.settings.build_threads or os.cpu_count() or 2)
+        if self.responses is None:
+            self.responses = SizedLRU(int(self.settings.response_cache_mb * 2**20))
+        if self.generation is None:
+            self.generation = StoreVintage(self.store, self.settings.generation_ttl)
 
 
-def services(request: Request) -> Services:
+def build(sv: Services, make):
+    """``make`` wrapped to run while holding one of ``sv.builders``: at most that many threads build answers
+    (aggregates, tiles, GeoJSON) at once, however many requests missed the caches together. They are CPU work
+    under the GIL: more of them would not finish sooner, and would slow the event loop answering cached requests.
+    """
+
+    def run():
+        with sv.builders:
+            return make()
+
+    return run
+
+
+async def services(request: Request) -> Services:
     return request.app.state.services
 
 
-def principal(request: Request, authorization: Annotated[str | None, Header(
+async def principal(request: Request, authorization: Annotated[str | None, Header(
         description="`Bearer <token>`; without it you get the public (parish) view.")] = None) -> Principal:
-    return services(request).tokens.principal(authorization)
+    return request.app.state.services.tokens.principal(authorization)
 
 
 ServicesDep = Annotated[Services, Depends(services)]
@@ -87,7 +151,7 @@ PrincipalDep = Annotated[Principal, Depends(principal)]
 def require(*roles: str):
     """A dependency that lets only ``roles`` through: 401 without a token, 403 with one of another role."""
 
-    def check(who: PrincipalDep) -> Principal:
+    async def check(who: PrincipalDep) -> Principal:
         if who.role in roles:
             return who
         if who.anonymous:
@@ -149,7 +213,7 @@ def parse_bbox(text: str | None, max_km2: float) -> tuple[float, float, float, f
     return vals
 
 
-def filters(
+async def filters(
     request: Request,
     months: Annotated[str | None, Query(max_length=40, description="`YYYY-MM` or `YYYY-MM..YYYY-MM` (both included)",
                                         examples=["2018-10..2019-01"])] = None,
@@ -164,7 +228,7 @@ def filters(
         if len(t) > 60:
             raise BadParameter("crime_type", t, "a police.uk category: " + ", ".join(CRIME_TYPES))
     types = parse_crime_types(crime_type) if crime_type else None
-    return Filters(parse_months(months), types, parse_bbox(bbox, services(request).settings.max_bbox_km2))
+    return Filters(parse_months(months), types, parse_bbox(bbox, request.app.state.services.settings.max_bbox_km2))
 
 
 FiltersDep = Annotated[Filters, Depends(filters)]

@@ -68,7 +68,7 @@ def hotspot_tile_source(sv, who: Principal, f: Filters, z: int) -> tuple[str, Ti
     want = h3_resolution_for_zoom(z, public=False)
     for res in sorted(range(7, 11), key=lambda r: abs(r - want)):
         level = f"h3:{res}"
-        key = ("hotspot-tiles", sv.store.generation, level, f.key)
+        key = ("hotspot-tiles", sv.generation(), level, f.key)
         src = sv.frames.get(key)
         if src is None:
             g = cached_hotspots(sv, "gistar", level, f)

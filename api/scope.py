@@ -35,7 +35,7 @@ def scope_area(sv: Services, scope: tuple[str, ...]):
         shapely.prepare(u)
         return u
 
-    area = sv.frames.get_or_make(("scope-area", sv.store.generation, scope), make)
+    area = sv.frames.get_or_make(("scope-area", sv.generation(), scope), make)
     return area if area is not False else None
 
 
@@ -55,7 +55,7 @@ def _representative_xy(sv: Services, level: str, codes: np.ndarray) -> tuple[np.
         pts = shapely.point_on_surface(g.geometry.to_numpy())
         return dict(zip(g["code"], zip(shapely.get_x(pts), shapely.get_y(pts), strict=True), strict=True))
 
-    where = sv.frames.get_or_make(("scope-points", sv.store.generation, level), make)
+    where = sv.frames.get_or_make(("scope-points", sv.generation(), level), make)
     for i, c in enumerate(codes):
         xy = where.get(c)
         if xy is not None:

@@ -16,6 +16,7 @@ import shapely
 
 from api.auth import Principal
 from api.deps import Filters, Services
+from api.tiles import tile_properties
 from data import aggregate as agg
 
 #: number of colour classes (quantiles of offences per km²)
@@ -65,11 +66,19 @@ class TileSource:
     frame: pd.DataFrame
     geoms: np.ndarray
     tree: shapely.STRtree
+    _props: list[dict] | None = None
+
+    @property
+    def props(self) -> list[dict]:
+        """Each row's tile properties, converted once (not once per tile)."""
+        if self._props is None:
+            self._props = tile_properties(self.frame)
+        return self._props
 
 
 def tile_source(sv: Services, who: Principal, level: str, f: Filters) -> TileSource:
     """The layer's aggregate for the caller, projected and indexed once per (store generation, role, filters)."""
-    key = ("tiles", sv.store.location, sv.store.generation, who.audience, level, f.key)
+    key = ("tiles", sv.store.location, sv.generation(), who.audience, level, f.key)
 
     def make() -> TileSource:
         t = area_table(sv, who, level, Filters(f.months, f.crime_types, None))

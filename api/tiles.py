@@ -49,10 +49,15 @@ def check_tile(z: int, x: int, y: int) -> morecantile.Tile:
     return morecantile.Tile(x, y, z)
 
 
-def encode_tile(tile: morecantile.Tile, layer: str, frame, geoms: np.ndarray, tree: shapely.STRtree) -> bytes:
+def encode_tile(tile: morecantile.Tile, layer: str, frame, geoms: np.ndarray, tree: shapely.STRtree,
+                props: list[dict] | None = None) -> bytes:
     """The features of ``frame`` (Web Mercator ``geoms`` indexed by ``tree``) that touch ``tile``, as MVT bytes.
 
-    Empty tiles are empty bytes (found by one index query, nothing encoded).
+    Empty tiles are empty bytes (found by one index query, nothing encoded). ``props`` (``tile_properties`` of
+    the frame, computed once per source) saves converting rows per tile. Geometries are clipped, simplified,
+    quantised to the tile grid and oriented (exterior rings clockwise) with vectorised shapely calls, which is
+    what mapbox-vector-tile's ``quantize_bounds`` and winding-order check do one coordinate at a time in Python;
+    the encoder then only writes them.
     """
     b = TMS.xy_bounds(tile)
     hits = tree.query(shapely.box(b.left, b.bottom, b.right, b.top), predicate="intersects")
@@ -63,19 +68,25 @@ def encode_tile(tile: morecantile.Tile, layer: str, frame, geoms: np.ndarray, tr
     pad = size * 16 / EXTENT
     clipped = shapely.clip_by_rect(geoms[hits], b.left - pad, b.bottom - pad, b.right + pad, b.top + pad)
     clipped = shapely.simplify(clipped, size / EXTENT / 2, preserve_topology=True)
-    cols = [c for c in PROPERTIES if c in frame.columns]
-    rows = frame.iloc[hits][cols].to_dict("records")
-    feats = []
-    for g, props in zip(clipped, rows, strict=True):
-        if g is None or g.is_empty:
-            continue
-        feats.append({"geometry": g, "properties": _props(props)})
+    origin = np.array([b.left, b.bottom])
+    scale = np.array([EXTENT / (b.right - b.left), EXTENT / (b.top - b.bottom)])
+    grid = shapely.transform(clipped, lambda c: np.round((c - origin) * scale))
+    grid = shapely.orient_polygons(grid, exterior_cw=True)
+    rows = props if props is not None else tile_properties(frame)
+    keep = ~(shapely.is_missing(grid) | shapely.is_empty(grid))
+    feats = [{"geometry": g, "properties": rows[i]} for g, i in zip(grid[keep], hits[keep], strict=True)]
     if not feats:
         return b""
     return mapbox_vector_tile.encode(
         [{"name": layer, "features": feats}],
-        default_options={"quantize_bounds": (b.left, b.bottom, b.right, b.top), "extents": EXTENT},
+        default_options={"extents": EXTENT, "check_winding_order": False},
     )
+
+
+def tile_properties(frame) -> list[dict]:
+    """Each row's tile properties (``PROPERTIES`` present in ``frame``), MVT-ready: once per tile source."""
+    cols = [c for c in PROPERTIES if c in frame.columns]
+    return [_props(r) for r in frame[cols].to_dict("records")]
 
 
 def _props(row: dict) -> dict:
