@@ -6,7 +6,8 @@ month of 2019 and a new id, so the spatial pattern is real. It is assigned to th
 
 Paths, each in its own process so its peak memory (max RSS, plus the Dask workers') is its own:
 
-embedded  per month: assign (data.assignment) + ``commit_ingest`` into a GeoParquet store; then ward counts
+embedded  per month: the month's Arrow batch assigned (data.assignment.assign_batch) + ``commit_ingest`` into a
+          GeoParquet store, as data.ingest does after reading; then ward counts
 dask      ward counts of the whole embedded store with dask-geopandas (``data.scale``: read_parquet, one
           partition per force-month file; assignment by map_partitions; a dask groupby) on a local
           ``distributed`` cluster, also over the first 3 and 6 months, to show the worker peak memory staying
@@ -197,10 +198,11 @@ def compare_baseline(files: list[Path], lay: dict, rows: int) -> dict:
 def run_embedded(work: Path, files: list[Path], baseline_rows: int = 200_000) -> dict:
     import shutil
 
-    import geopandas as gpd
     import pandas as pd
+    import pyarrow.parquet as pq
 
-    from data.assignment import assign_offences
+    from data import batch
+    from data.assignment import assign_batch
     from data.embedded import EmbeddedStore
 
     root = work / "embedded-store"
@@ -212,10 +214,10 @@ def run_embedded(work: Path, files: list[Path], baseline_rows: int = 200_000) ->
     t, cpu = time.perf_counter(), time.process_time()
     rows = 0
     assign_cpu = 0.0
-    for f in files:
-        off = gpd.read_parquet(f)
+    for f in files:  # the Arrow path of data.ingest: batch in, assignment on distinct points, Arrow written
+        off = batch.from_storage(pq.read_table(f))
         c = time.process_time()
-        assignment = assign_offences(off, lay)
+        assignment = assign_batch(off, lay)
         assign_cpu += time.process_time() - c
         store.commit_ingest(off, assignment, {"files": [f.name], "rows": len(off)})
         rows += len(off)
