@@ -503,6 +503,7 @@ def evaluate_cmd(
         _events(st, level, ms, types),
         k=k,
         kde_params=kde_params,
+        area=area,
     )
     with progress("evaluating", total=1) as advance:
         r = backtest(c, any_c, scorers, area=area)
@@ -525,6 +526,7 @@ def evaluate_cmd(
             {
                 "k": k,
                 "kde": kde_params.as_dict() if kde_params else "auto: rolling origin on the training months",
+                "kde_score": "own count + (kernel score - own count) / effective training months",
                 "kde_chosen": {
                     month_label(m): {**p.as_dict(), "validation_pai_5": v}
                     for m, (p, v) in getattr(scorers["kde"], "chosen", {}).items()

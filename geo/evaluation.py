@@ -16,9 +16,11 @@ Methods
     Prospective (recency-weighted) kernel density, ``geo.prospective``: each training offence at its police.uk
     location spreads its mass over the study-area cells with a quartic kernel in EPSG:27700 (mixed with a small
     share of a wide kernel), weighted by an exponential decay in age and, for a selection of crime types, a
-    smaller weight for every other recorded offence; a cell's score is the mass integrated over it. Bandwidth,
-    half-life, other-type weight and wide share are chosen automatically by rolling-origin validation on the
-    training months only (PAI at 5 % on each training month from the months before it; a fixed grid and a
+    smaller weight for every other recorded offence. A cell's score is its own count plus the evidence borrowed
+    from neighbouring cells and other types, the latter as a prior worth one month of history (divided by the
+    number of training months), so the longer the history the closer the ranking stays to the cell's own count.
+    Bandwidth, half-life, other-type weight and wide share are chosen automatically by rolling-origin validation
+    on the training months only (PAI at 5 % on each training month from the months before it; a fixed grid and a
     stated fallback with one training month, see ``geo.prospective``), or given.
 
 Ranking ties are broken deterministically: score descending, then code ascending (string order), for every
@@ -175,7 +177,14 @@ def backtest(
 
 
 def make_scorers(
-    weights_for, samples_for, spacing: float, events: pd.DataFrame | None = None, *, k: int = 1, kde_params=None
+    weights_for,
+    samples_for,
+    spacing: float,
+    events: pd.DataFrame | None = None,
+    *,
+    k: int = 1,
+    kde_params=None,
+    area: pd.Series | None = None,
 ) -> dict:
     """The four evaluation methods as scorers for :func:`backtest`.
 
@@ -195,6 +204,9 @@ def make_scorers(
         k-ring passed to ``weights_for`` (H3).
     kde_params : geo.prospective.Params, optional
         Fixed KDE parameters (default: chosen by rolling origin on the training months).
+    area : pandas.Series, optional
+        Area per code, as given to :func:`backtest`, so that the KDE's validation scores its origins the way the
+        evaluation scores the target month (default: equal areas).
 
     Examples
     --------
@@ -218,7 +230,7 @@ def make_scorers(
 
     scorers = {"gistar": gistar_z}
     if events is not None:
-        scorers["kde"] = ProspectiveKDE(events, samples_for, spacing, kde_params)
+        scorers["kde"] = ProspectiveKDE(events, samples_for, spacing, kde_params, area)
     scorers["naive_last_month"] = naive_last_month
     scorers["naive_all_history"] = naive_all_history
     return scorers

@@ -11,7 +11,7 @@ import pytest
 
 from geo.evaluation import COLUMNS, METHODS, backtest, make_scorers, rank_cells, score_selection
 from geo.kde import lonlat_to_bng
-from geo.prospective import GRID, ProspectiveKDE, h3_samples, mass_matrix
+from geo.prospective import GRID, Params, ProspectiveKDE, h3_samples, mass_matrix
 from geo.weights import h3_kring_weights
 
 
@@ -135,3 +135,57 @@ def test_kde_beats_naive_on_dispersed_types(wm_events, crime_type):
     r = backtest(_counts(wm_events, sel), any_counts, _scorers(wm_events, sel), target_months=[last], shares=[0.05])
     pai = r.set_index("method")["pai"]
     assert pai["kde"] > 1.05 * max(pai["naive_all_history"], pai["naive_last_month"])
+
+
+def test_plain_kde_ranks_exactly_like_the_history_count(wm_counts, wm_events):
+    """Parameters that reduce to the own-cell count give naive_all_history's scores float for float, hence the
+    same ranking, tie-breaking, area covered and measures."""
+    counts, any_counts = wm_counts
+    crime = (wm_events["Crime type"] != "Anti-social behaviour").to_numpy()
+    plain = Params(0.0, np.inf, 0.0, 0.0, 2 * SPACING, 1.0)
+    sc = _scorers(wm_events, crime, kde_params=plain)
+    months = sorted(counts["month"].unique())
+    train = months[:3]
+    tr = counts[counts["month"].isin(train)]
+    study = pd.Index(sorted(any_counts.loc[any_counts["month"].isin(train), "code"].unique()))
+    k, n = sc["kde"](tr, study, train), sc["naive_all_history"](tr, study, train)
+    assert (k.to_numpy() == n.reindex(k.index).to_numpy(float)).all()
+    r = backtest(counts, any_counts, {m: sc[m] for m in ("kde", "naive_all_history")})
+    cols = ["target_month", "area_share", "area_covered", "pai", "hit_rate", "rri", "pei"]
+    by = {m: g[cols].reset_index(drop=True) for m, g in r.groupby("method")}
+    pd.testing.assert_frame_equal(by["kde"], by["naive_all_history"])
+
+
+def test_borrowed_evidence_is_a_prior_worth_one_month(wm_events):
+    """A month repeated twice doubles the own counts but not the borrowed (smoothed, other-type, burst-damped)
+    evidence: score(2 months) = 2 x own + (kernel - own), where kernel is the one-month score."""
+    m1, m2 = sorted(wm_events["month"].unique())[:2]
+    one = wm_events[wm_events["month"] == m1]
+    two = pd.concat([one, one.assign(month=m2)], ignore_index=True)
+    p = Params(0.5 * SPACING, np.inf, 0.15, 0.1, 2 * SPACING, 0.5)
+    own_p = Params(0.0, np.inf, 0.0, 0.0, 2 * SPACING, 1.0)
+    pk1 = ProspectiveKDE(one.assign(selected=one["Crime type"] != "Anti-social behaviour"), h3_samples, SPACING)
+    pk2 = ProspectiveKDE(two.assign(selected=two["Crime type"] != "Anti-social behaviour"), h3_samples, SPACING)
+    kernel, own = pk1.scores([m1], p), pk1.scores([m1], own_p)
+    s2 = pk2.scores([m1, m2], p)
+    np.testing.assert_allclose(s2.to_numpy(), (2 * own + (kernel - own)).reindex(s2.index).to_numpy(), atol=1e-9)
+    assert (kernel - own).abs().max() > 0.5  # the borrowed part is not negligible in this case
+    # with a half-life the effective number of months is the sum of the decay weights
+    hl = Params(0.5 * SPACING, 2.0, 0.15, 0.1, 2 * SPACING, 0.5)
+    own_hl = Params(0.0, 2.0, 0.0, 0.0, 2 * SPACING, 1.0)
+    t_eff = 1 + 0.5**0.5
+    expect = t_eff * own + (t_eff * kernel - t_eff * own) / t_eff
+    np.testing.assert_allclose(pk2.scores([m1, m2], hl).to_numpy(), expect.reindex(s2.index).to_numpy(), atol=1e-9)
+    np.testing.assert_allclose(pk2.scores([m1, m2], own_hl).to_numpy(), (t_eff * own).reindex(s2.index).to_numpy())
+
+
+def test_kde_validation_scores_with_the_evaluation_areas(wm_events):
+    crime = (wm_events["Crime type"] != "Anti-social behaviour").to_numpy()
+    codes = wm_events["code"].unique()
+    area = pd.Series([h3.cell_area(c, unit="km^2") for c in codes], index=codes)
+    pk = ProspectiveKDE(wm_events.assign(selected=crime), h3_samples, SPACING, area=area)
+    months = sorted(wm_events["month"].unique())[:2]
+    p, val = pk.choose(months)
+    target = wm_events[crime & (wm_events["month"] == months[1]).to_numpy()].groupby("code").size()
+    direct = score_selection(rank_cells(pk.scores(months[:1], p)), target, pd.Series(dtype=float), area, [0.05])
+    assert val == pytest.approx(direct["pai"].iloc[0], rel=1e-12)
