@@ -26,7 +26,7 @@ import shapely
 from boundaries import lookups
 from data import batch
 from data.store import ASSIGNED_LEVELS
-from geo.assign import OUTSIDE, UNLOCATED, check_same_crs, distinct_xy, map_codes, xy_areas
+from geo.assign import OUTSIDE, UNLOCATED, check_same_crs, distinct_xy, xy_areas
 
 DEFAULT_VINTAGE = 2019
 
@@ -49,6 +49,35 @@ def _lookup(name: str, vintage: int, key: str, value: str) -> dict:
     return dict(zip(table[key].tolist(), table[value].tolist(), strict=True))
 
 
+@functools.lru_cache(maxsize=1)
+def _wgs84() -> gpd.GeoSeries:
+    """An empty series in the batch CRS, to compare layers' CRSs with (a CRS is slow to build)."""
+    return gpd.GeoSeries([], crs=batch.CRS)
+
+
+_TREES: dict[int, tuple[gpd.GeoDataFrame, shapely.STRtree]] = {}
+
+
+def _tree(poly: gpd.GeoDataFrame) -> shapely.STRtree:
+    """The STRtree of a loaded layer, built once per layer object (and prepared polygons), kept for a few layers."""
+    hit = _TREES.get(id(poly))
+    if hit is None or hit[0] is not poly:
+        geoms = np.asarray(poly.geometry.values)
+        shapely.prepare(geoms)
+        hit = (poly, shapely.STRtree(geoms))
+        if len(_TREES) >= 8:
+            _TREES.pop(next(iter(_TREES)))
+        _TREES[id(poly)] = hit
+    return hit[1]
+
+
+def prepare_layers(layers: dict) -> None:
+    """Build the search trees of ``layers`` now (before forking workers, which then share them)."""
+    for level in ("ward", "parish", "lsoa"):
+        if level in layers:
+            _tree(layers[level][0])
+
+
 class _Coded:
     """One code per offence, held as positions into a small array of values (codes repeat a great deal, so
     lookups run once per distinct value and nothing builds a million Python strings)."""
@@ -65,8 +94,13 @@ class _Coded:
         return cls(idx.astype(np.int64), values)
 
     def map(self, mapping: dict) -> _Coded:
-        """Codes looked up in ``mapping`` (``outside``/``unlocated`` kept; unknown codes become ``outside``)."""
-        return _Coded(self.idx, map_codes(self.values, mapping) if len(self.values) else self.values)
+        """Codes looked up in ``mapping`` (``outside``/``unlocated`` kept; unknown codes become ``outside``), as
+        :func:`geo.assign.map_codes` does, one dict look-up per value (there are few values)."""
+        out = []
+        for v in self.values.tolist():
+            m = v if v in (OUTSIDE, UNLOCATED) else mapping.get(v)
+            out.append(OUTSIDE if m is None or m != m else m)  # m != m: NaN in a lookup table
+        return _Coded(self.idx, np.array(out, dtype=object))
 
     def equals(self, value: str) -> np.ndarray:
         return (self.values == value)[self.idx] if len(self.values) else np.zeros(len(self.idx), dtype=bool)
@@ -93,7 +127,7 @@ def assign_batch(offences: pa.Table, layers: dict[str, tuple[gpd.GeoDataFrame, d
     if n == 0:
         return pa.table({**ids, **{lv: pa.array([], pa.string()) for lv in ASSIGNED_LEVELS}})
     for poly, _ in layers.values():
-        check_same_crs(gpd.GeoSeries([], crs=batch.CRS), poly.geometry)
+        check_same_crs(_wgs84(), poly.geometry)
     lon = offences.column("lon").to_numpy(zero_copy_only=False).astype(float)
     lat = offences.column("lat").to_numpy(zero_copy_only=False).astype(float)
     located = np.isfinite(lon) & np.isfinite(lat)
@@ -108,7 +142,7 @@ def assign_batch(offences: pa.Table, layers: dict[str, tuple[gpd.GeoDataFrame, d
     def areas(level: str) -> np.ndarray:
         """The code of each distinct point on a polygon layer (``outside`` where none)."""
         poly, _ = layers[level]
-        return xy_areas(dx, dy, poly.geometry, poly["code"].to_numpy(), points=points)
+        return xy_areas(dx, dy, poly.geometry, poly["code"].to_numpy(), points=points, tree=_tree(poly))
 
     vintage = chain_vintage({k: v[1] for k, v in layers.items()})
 
@@ -122,7 +156,7 @@ def assign_batch(offences: pa.Table, layers: dict[str, tuple[gpd.GeoDataFrame, d
         poly, _ = layers["lsoa"]
         want = np.unique(inverse[no_lsoa & located])
         found = np.full(len(dx), OUTSIDE, dtype=object)
-        found[want] = xy_areas(dx[want], dy[want], poly.geometry, poly["code"].to_numpy())
+        found[want] = xy_areas(dx[want], dy[want], poly.geometry, poly["code"].to_numpy(), tree=_tree(poly))
         placed = _Coded.from_distinct(found, inverse, missing)
     lsoa = lsoa.where(no_lsoa, placed.constant_where(missing, UNLOCATED))
 
@@ -160,7 +194,7 @@ def assign_offences(offences: gpd.GeoDataFrame, layers: dict[str, tuple[gpd.GeoD
     ``ward`` and ``parish`` None when their layer is not loaded). Same rules and code as :func:`assign_batch`.
     """
     if len(offences):
-        check_same_crs(offences.geometry, gpd.GeoSeries([], crs=batch.CRS), "offences and EPSG:4326")
+        check_same_crs(offences.geometry, _wgs84(), "offences and EPSG:4326")
     table = assign_batch(batch.from_frame(offences), layers)
     out = pd.DataFrame({c: table.column(c).to_numpy(zero_copy_only=False) for c in table.column_names})
     out["month"] = pd.to_datetime(out["month"])

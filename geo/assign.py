@@ -108,13 +108,13 @@ def distinct_areas(distinct, polygons, codes) -> np.ndarray:
     return out
 
 
-def xy_areas(x, y, polygons, codes, *, points=None) -> np.ndarray:
+def xy_areas(x, y, polygons, codes, *, points=None, tree=None) -> np.ndarray:
     """Code of the polygon each point (``x``, ``y``) lies within, ``"outside"`` when none (as :func:`distinct_areas`).
 
     Bounding-box candidates from one STRtree query, then one prepared point-in-polygon test per candidate:
     ``contains_xy(polygon, x, y)`` is ``within(point, polygon)`` (a point on an edge is in neither polygon)
     tests no Point objects (``points``, the same points as geometries, saves making them for the tree query when
-    several layers are searched).
+    several layers are searched; ``tree``, an STRtree of ``polygons``, saves building it again).
 
     Examples
     --------
@@ -126,7 +126,8 @@ def xy_areas(x, y, polygons, codes, *, points=None) -> np.ndarray:
     out = np.full(len(x), OUTSIDE, dtype=object)
     if len(polygons) and len(x):
         polys = np.asarray(getattr(polygons, "values", polygons))
-        src, tgt = shapely.STRtree(polys).query(shapely.points(x, y) if points is None else points)
+        tree = shapely.STRtree(polys) if tree is None else tree
+        src, tgt = tree.query(shapely.points(x, y) if points is None else points)
         shapely.prepare(polys)
         inside = shapely.contains_xy(polys[tgt], x[src], y[src])
         _first_polygon(out, src[inside], tgt[inside], codes)
