@@ -23,7 +23,7 @@ from data.assignment import chain_vintage
 from data.store import Store
 from geo.assign import OUTSIDE, UNLOCATED
 from geo.errors import InputError, NotFoundError
-from geo.hexgrid import cell_area_km2, cells_to_parent, cells_to_polygons
+from geo.hexgrid import cell_area_km2, cells_at, cells_to_parent, cells_to_polygons
 from geo.population import apportion_by_area, apportion_by_lookup
 from geo.record import (
     ALL_CRIME,
@@ -90,9 +90,7 @@ def _base_counts(store: Store, level: str) -> pd.DataFrame:
     ct = ct.where(~legacy, off["crime_type_source"].astype(object) + LEGACY_SUFFIX)
     res = h3_resolution(level)
     if res is not None:
-        cells = off["h3_10"].astype(object).to_numpy()
-        code = cells if res == 10 else cells_to_parent(cells, res)
-        code = np.where(pd.isna(code), UNLOCATED, code)
+        code = cells_at(off["h3_10"].astype(object).to_numpy(), res)
     else:
         meta = store.layers()
         if level in ("ward", "parish") and level not in meta:

@@ -24,9 +24,9 @@ import pyarrow.parquet as pq
 
 from data.assignment import assign_offences
 from data.store import ASSIGNED_LEVELS
-from geo.assign import OUTSIDE, UNLOCATED
+from geo.assign import OUTSIDE
 from geo.errors import InputError, NotFoundError
-from geo.hexgrid import cells_to_parent
+from geo.hexgrid import cells_at
 from geo.record import h3_resolution, parse_level
 
 #: The columns of the counts :func:`aggregate_store` returns (those of ``data.aggregate.base_counts``).
@@ -101,9 +101,7 @@ def partition_codes(part: gpd.GeoDataFrame, level: str, layers: dict) -> pd.Data
     """
     res = h3_resolution(level)
     if res is not None:
-        cells = part["h3_10"].astype(object).to_numpy()
-        code = cells if res == 10 else cells_to_parent(cells, res)
-        code = np.where(pd.isna(code), UNLOCATED, code)
+        code = cells_at(part["h3_10"].astype(object).to_numpy(), res)
     else:
         code = assign_offences(part, layers)[level].astype(object).to_numpy()
         code = np.where(pd.isna(code), OUTSIDE, code)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.assign import distinct_xy
+from geo.assign import UNLOCATED, distinct_xy
 
 
 def points_to_h3(lon, lat, resolution: int) -> np.ndarray:
@@ -50,6 +50,20 @@ def cells_to_parent(cells, resolution: int) -> np.ndarray:
         parents = np.array([h3.cell_to_parent(u, resolution) for u in uniq], dtype=object)
         out[ok] = parents[inv]
     return out
+
+
+def cells_at(cells, resolution: int) -> np.ndarray:
+    """The cell at ``resolution`` of each stored resolution-10 cell (itself or its parent); ``"unlocated"`` where
+    there is none. How every count by H3 level is keyed.
+
+    Examples
+    --------
+    >>> cells_at(["8a195ad6bc8ffff", None], 7).tolist()
+    ['87195ad6bffffff', 'unlocated']
+    """
+    arr = np.asarray(cells, dtype=object)
+    code = arr if resolution == 10 else cells_to_parent(arr, resolution)
+    return np.where(pd.isna(code), UNLOCATED, code).astype(object)
 
 
 def cells_to_polygons(cells) -> np.ndarray:
