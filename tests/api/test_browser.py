@@ -164,3 +164,24 @@ def test_parish_page_on_a_phone(browser, live_server):
         page.screenshot(path=str(ARTIFACTS / "parish-phone.png"), full_page=True)
     finally:
         ctx.close()
+
+
+#: fills of emerging categories (api/static/app/crimemap.js)
+EMERGING_FILLS = ("#8c510a", "#d8b365", "#f6e8c3", "#01665e", "#5ab4ac", "#c7eae5")
+
+
+def test_hotspot_page_draws_emerging_classes(browser, live_server, emerging_cached):
+    ctx, page, outside, errors = open_page(browser, live_server, "/maps/hotspots?crime_type=Burglary",
+                                           ROLE_TOKEN["analyst"])
+    try:
+        assert not outside and not errors, (outside[:3], errors)
+        drawn = pane_paths(page, "emerging")
+        shown = int(page.locator(".leaflet-container").get_attribute("data-emerging"))
+        assert shown == (emerging_cached["category"] != "no pattern").sum() == sum(drawn.values())
+        assert set(drawn) <= set(EMERGING_FILLS) and len(drawn) == len(EMERGING_FILLS), drawn
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator(".leaflet-container").screenshot(path=str(ARTIFACTS / "hotspots-emerging.png"))
+        page.locator(".leaflet-emerging-pane path").first.dispatch_event("click")
+        assert page.locator(".leaflet-popup-content").get_by_text("Mann-Kendall trend z").is_visible()
+    finally:
+        ctx.close()

@@ -95,3 +95,17 @@ def test_emerging_needs_six_months(client):
     page = client.get("/maps/hotspots", headers=auth("analyst")).text
     assert "Emerging hot spots need at least 6 months of data" in page
     assert "KDE contours" in page
+
+
+def test_emerging_layer_comes_from_the_cache(client, emerging_cached):
+    burglary = {"crime_type": "Burglary"}
+    fc = client.get("/hotspots", params={"method": "emerging", "level": "h3:8", **burglary},
+                    headers=auth("analyst")).json()
+    assert len(fc["features"]) == len(emerging_cached)
+    assert {"category", "trend_z", "trend_p", "months_hot"} <= set(fc["features"][0]["properties"])
+    page = client.get("/maps/hotspots", params=burglary, headers=auth("analyst")).text
+    assert '"emerging_url": "/hotspots?method=emerging\\u0026level=h3:8\\u0026crime_type=Burglary"' in page
+    assert "need at least" not in page and "persistent hot spot" in page  # the legend, not the note
+    drugs = client.get("/maps/hotspots", params={"crime_type": "Drugs"}, headers=auth("analyst")).text
+    assert '"emerging_url": null' in drugs  # no run cached for Drugs: the legend and the map say how to make one
+    assert "No cached emerging hot-spot run for these filters" in drugs and "--crime-type &#34;Drugs&#34;" in drugs
