@@ -50,6 +50,22 @@ class CountyLines(JSCSSMixin, MacroElement):
         self.options = {"url": url}
 
 
+class HotspotOverlays(JSCSSMixin, MacroElement):
+    """KDE contours (``kde_url``) and emerging hot-spot classes (``emerging_url``), fetched from the analyst API as
+    GeoJSON, each a switchable layer with popups. Without an ``emerging_url`` the map says ``emerging_note``
+    instead (e.g. too few months) rather than asking for a result that cannot exist."""
+
+    _template = Template("""{% macro script(this, kwargs) %}
+        crimemapHotspotOverlays({{ this._parent.get_name() }}, {{ this.options|tojson }});
+    {% endmacro %}""")
+    default_js = [APP_JS]
+
+    def __init__(self, kde_url: str, emerging_url: str | None, emerging_note: str | None = None):
+        super().__init__()
+        self._name = "HotspotOverlays"
+        self.options = {"kde_url": kde_url, "emerging_url": emerging_url, "emerging_note": emerging_note}
+
+
 def offline_map(bounds: tuple[float, float, float, float], *, min_zoom: int = 7, max_zoom: int = 18) -> folium.Map:
     """A Folium map with no basemap and no CDN assets, fitted to ``bounds`` (minx, miny, maxx, maxy)."""
     m = folium.Map(location=[(bounds[1] + bounds[3]) / 2, (bounds[0] + bounds[2]) / 2], zoom_start=12,

@@ -2,10 +2,15 @@
 
 The cache is filled by ``crimemap hotspots run`` (and by ``crimemap demo``); a request for a result that is not
 cached answers 404 with the command that makes it.
+
+/hotspots/kde: kernel-density contours (``geo.kde``) of the located offences for the filters. No permutations are
+involved (one FFT convolution, well under a second for a force's month), so they are computed on the first request
+and kept in the app's frame cache keyed by filters and store generation.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 import geopandas as gpd
@@ -83,6 +88,59 @@ def hotspot_tile_source(sv, who: Principal, f: Filters, z: int) -> tuple[str, Ti
     return f"h3:{want}", TileSource(pd.DataFrame(), empty, shapely.STRtree(empty))
 
 
+#: densities below this share of the peak are FFT round-off, not offences (as ``crimemap hotspots run`` writes cells)
+ROUNDOFF = 1e-9
+#: the shares of the non-zero-density area each contour encloses (densest first), as ``crimemap hotspots run``
+KDE_SHARES = (0.01, 0.05, 0.10)
+
+
+def kde_months(sv, f: Filters) -> list:
+    """The loaded months inside the filter (all loaded months without one)."""
+    months = agg.loaded_months(sv.store)
+    return [m for m in months if not f.months or f.months[0] <= m <= f.months[1]]
+
+
+def kde_contour_frame(sv, f: Filters) -> tuple[gpd.GeoDataFrame, dict]:
+    """KDE contour polygons (EPSG:4326) of the located offences for the filters, and the run's parameters.
+
+    Cached in ``sv.frames`` by months, crime types and store generation (not bbox: that is cut per request). The
+    stepped, cell-edged polygons are simplified by half a cell in EPSG:27700 so the answer stays small; a
+    contour's area share and density threshold are its properties. No located offence → an empty frame.
+    """
+    from geo.kde import kde_contours, kde_grid
+
+    months = kde_months(sv, f)
+    types = list(f.crime_types or ALL_CRIME_TYPES)
+    key = ("kde-contours", sv.generation(), tuple(months), tuple(types))
+
+    def make():
+        meta = {"method": "kde", "months": [month_label(m) for m in months], "crs_computed": "EPSG:27700",
+                "contours": "densest cells covering each share of the non-zero-density area"}
+        empty = gpd.GeoDataFrame({"contour": [], "area_share": [], "density_threshold": []},
+                                 geometry=gpd.GeoSeries([], crs="EPSG:4326"), crs="EPSG:4326")
+        if not months:
+            return empty, {**meta, "offences": 0}
+        o = sv.store.read_offences(months=(months[0], months[-1]), columns=["month", "crime_type", "geometry"])
+        o = o[o["crime_type"].astype(str).isin(types).to_numpy() & o.geometry.notna().to_numpy()
+              & ~o.geometry.is_empty.to_numpy()]
+        if len(o) == 0:
+            return empty, {**meta, "offences": 0}
+        pts = o.to_crs("EPSG:27700").geometry
+        grid = kde_grid(np.column_stack([pts.x, pts.y]))
+        # FFT convolution leaves ~1e-12 positive values over the whole padded grid; counted as "non-zero" they
+        # would make the area shares cover the grid's box, not the area offences reach
+        dens = np.where(grid.density > ROUNDOFF * grid.density.max(), grid.density, 0.0)
+        c = kde_contours(dataclasses.replace(grid, density=dens), KDE_SHARES)
+        c["geometry"] = c.geometry.simplify(grid.cell_size / 2, preserve_topology=True)
+        c.insert(0, "contour", [f"densest {s:.0%} of the area" for s in c["area_share"]])
+        c = c.to_crs("EPSG:4326")
+        c["geometry"] = shapely.orient_polygons(c.geometry.to_numpy())  # RFC 7946 right-hand rule
+        return c, {**meta, "offences": int(len(o)), "kernel": grid.kernel, "bandwidth_m": grid.bandwidth,
+                   "cell_size_m": grid.cell_size, "density_unit": "offences per km2"}
+
+    return sv.frames.get_or_make(key, make)
+
+
 def hotspots_router() -> APIRouter:
     r = APIRouter(tags=["hot spots"])
 
@@ -107,6 +165,19 @@ def hotspots_router() -> APIRouter:
         if f.bbox is not None:
             g = g[g.intersects(shapely.box(*f.bbox)).to_numpy()]
         meta = {"level": level, "method": method, "classes": "Benjamini-Hochberg FDR on analytical p"}
+        return etagged(request, dumps(feature_collection(g, meta=meta)), "application/geo+json",
+                       cache_headers(who, sv.settings.cache_seconds))
+
+    @r.get("/hotspots/kde", summary="Kernel-density contours of offences (analyst, neighbourhood)",
+           response_class=Response, dependencies=[HotspotReader],
+           responses={200: {"content": {"application/geo+json": {"example": {
+               "type": "FeatureCollection", "features": [{"type": "Feature", "geometry": None, "properties": {
+                   "contour": "densest 1% of the area", "area_share": 0.01, "density_threshold": 812.5}}]}}}}})
+    def kde(request: Request, sv: ServicesDep, who: PrincipalDep, f: FiltersDep):
+        g, meta = kde_contour_frame(sv, f)
+        if f.bbox is not None and len(g):
+            g = g.assign(geometry=g.geometry.clip_by_rect(*f.bbox))
+            g = g[~g.geometry.is_empty.to_numpy()]
         return etagged(request, dumps(feature_collection(g, meta=meta)), "application/geo+json",
                        cache_headers(who, sv.settings.cache_seconds))
 

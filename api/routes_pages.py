@@ -27,6 +27,35 @@ CodePath = Annotated[str, PathParam(description="GSS code", examples=["E04011437
 HS_LEGEND = [("#b2182b", "hot spot, 99 %"), ("#ef8a62", "hot spot, 95 %"), ("#fddbc7", "hot spot, 90 %"),
              ("#f7f7f7", "not significant"), ("#d1e5f0", "cold spot, 90 %"), ("#67a9cf", "cold spot, 95 %"),
              ("#2166ac", "cold spot, 99 %")]
+#: emerging categories grouped as api/static/app/crimemap.js colours them (ColorBrewer BrBG, colour-blind safe)
+EMERGING_LEGEND = [("#8c510a", "new, consecutive or intensifying hot spot"), ("#d8b365", "persistent hot spot"),
+                   ("#f6e8c3", "diminishing, sporadic, oscillating or historical hot spot"),
+                   ("#c7eae5", "diminishing, sporadic, oscillating or historical cold spot"),
+                   ("#5ab4ac", "persistent cold spot"), ("#01665e", "new, consecutive or intensifying cold spot")]
+#: KDE contour outlines (line style, not colour, tells them apart)
+KDE_LEGEND = [("solid thick", "densest 1 % of the area"), ("dashed", "densest 5 %"), ("dotted", "densest 10 %")]
+
+
+def emerging_layer(sv, f: Filters) -> tuple[str | None, str | None, str | None]:
+    """Where the map gets emerging hot spots: ``(url, None, level)`` for the first cached run (h3:9, h3:8, h3:10,
+    h3:7), else ``(None, note, None)`` saying why there is none — too few months, or no run cached yet."""
+    from api.routes_hotspots import cache_params, kde_months
+    from data import hotspot_cache
+    from geo.emerging import MIN_MONTHS
+
+    n = len(kde_months(sv, f))
+    if n < MIN_MONTHS:
+        return None, (f"Emerging hot spots need at least {MIN_MONTHS} months of data (a monthly trend test "
+                      f"cannot reach 95 % with fewer); these filters cover {n} month{'s' if n != 1 else ''}."), None
+    for lv in ("h3:9", "h3:8", "h3:10", "h3:7"):
+        if hotspot_cache.get(sv.store, cache_params(sv, "emerging", lv, f)) is not None:
+            query = f.query()
+            return f"/hotspots?method=emerging&level={lv}" + (f"&{query}" if query else ""), None, lv
+    months = f"{month_label(f.months[0])}..{month_label(f.months[1])}" if f.months else None
+    hint = "crimemap hotspots run --method emerging --level h3:9 --out em.csv" + (
+        f" --months {months}" if months else "") + "".join(
+        f' --crime-type "{t}"' for t in f.crime_types or ())
+    return None, f"No cached emerging hot-spot run for these filters: make one with `{hint}`.", None
 
 
 def _map_for(v: AreaView, tile_layer: str, *, points: bool = False) -> dict[str, str]:
@@ -147,6 +176,8 @@ def pages_router() -> APIRouter:
         maps.CrimeTiles("/tiles/hotspots/{z}/{x}/{y}.mvt" + suffix, "hotspots", "", pane="hotspots",
                         label="Gi* hot and cold spots").add_to(m)
         maps.CountyLines("/countylines/flows").add_to(m)
+        emerging_url, emerging_note, em_level = emerging_layer(sv, f)
+        maps.HotspotOverlays("/hotspots/kde" + suffix, emerging_url, emerging_note).add_to(m)
         months = agg.loaded_months(sv.store)
         labels = [month_label(x) for x in months]
         month_options = ([(f"{labels[0]}..{labels[-1]}", f"all loaded ({labels[0]} to {labels[-1]})")]
@@ -165,6 +196,8 @@ def pages_router() -> APIRouter:
         return page(request, who, 60, "hotspots.html", title="Hot spots", map=maps.render_parts(m), hot=hot,
                     hs_level=hs_level, hs_legend=HS_LEGEND, synthetic=is_synthetic(sv.store), marking="OFFICIAL",
                     month_options=month_options, chosen_months=chosen_months, crime_types=CRIME_TYPES,
-                    chosen_type=chosen_type, types_label=types_label, run_hint=run_hint, viridis=VIRIDIS)
+                    chosen_type=chosen_type, types_label=types_label, run_hint=run_hint, viridis=VIRIDIS,
+                    em_level=em_level, emerging_note=emerging_note, emerging_legend=EMERGING_LEGEND,
+                    kde_legend=KDE_LEGEND)
 
     return r

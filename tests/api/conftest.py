@@ -88,3 +88,31 @@ def client(web_app):
 
     with TestClient(web_app, raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture
+def emerging_cached(web_store, monkeypatch):
+    """A cached emerging result for the store's months, as ``crimemap hotspots run --method emerging`` writes it.
+
+    The shared data hold at most 4 months per force, fewer than an emerging run needs, so the cached frame is
+    made here (real h3:8 cells and counts, categories assigned in turn) and the 6-month rule is lowered for the
+    page: this checks the plumbing from cache to map, not the statistics (tests/geo cover those).
+    """
+    import pandas as pd
+
+    from api.routes_hotspots import DEFAULTS
+    from data import aggregate as agg
+    from data import hotspot_cache
+    from geo import emerging
+
+    c = agg.aggregate(web_store, "h3:8", crime_types=("Burglary",), geometry=False)
+    c = c[~c["code"].isin(["outside", "unlocated"])].sort_values("count", ascending=False).reset_index(drop=True)
+    cats = [emerging.CATEGORIES[i % len(emerging.CATEGORIES)] for i in range(len(c))]
+    frame = pd.DataFrame({"code": c["code"], "month": "2018-12..2019-01", "count": c["count"], "z": 0.0, "p": 0.5,
+                          "p_sim": np.nan, "class": "not_significant", "category": cats, "trend_z": 1.5,
+                          "trend_p": 0.13, "months_hot": 1, "months_cold": 0})
+    params = {"method": "emerging", "level": "h3:8", "months": ["2018-12", "2019-01"],
+              "types": ["Burglary"], **DEFAULTS}  # a type of its own: other tests see no emerging run
+    hotspot_cache.put(web_store, params, frame, {})
+    monkeypatch.setattr(emerging, "MIN_MONTHS", 2)
+    return frame

@@ -130,8 +130,18 @@ def test_hotspot_page_draws_hot_spots_and_county_lines(browser, live_server):
         assert sum(lines.values()) >= 20, f"county-lines flows, areas and stations not drawn: {lines}"
         assert int(page.locator(".leaflet-container").get_attribute("data-lines")) >= 20
         assert page.locator(".map-note").get_by_text("SYNTHETIC").is_visible()  # on the map itself
-        for legend in ("Hot-spot legend", "Choropleth legend", "County-lines legend"):
-            assert page.get_by_label(legend).is_visible()
+        kde = page.evaluate("document.querySelectorAll('.leaflet-kde-pane path').length")
+        assert kde == int(page.locator(".leaflet-container").get_attribute("data-kde")) == 3, kde
+        assert page.locator("#kde-rows tr").count() == 3  # the table beside the map
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator(".leaflet-container").screenshot(path=str(ARTIFACTS / "hotspots-map.png"))
+        page.locator(".leaflet-kde-pane path").first.dispatch_event("click")  # a stroke-only outline
+        assert page.locator(".leaflet-popup-content").get_by_text("KDE contour").is_visible()
+        # two months only: the map says why there are no emerging hot spots instead of failing
+        assert page.locator("#emerging-status").get_by_text("need at least 6 months of data").is_visible()
+        for legend in ("Hot-spot legend", "Choropleth legend", "County-lines legend", "KDE contour legend",
+                       "Emerging hot-spot legend"):
+            assert page.get_by_label(legend, exact=True).is_visible()
         # the filters reload the page with tiles for that crime type and month
         page.select_option("#crime_type", "Drugs")
         page.select_option("#months", "2019-01")
@@ -152,5 +162,26 @@ def test_parish_page_on_a_phone(browser, live_server):
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "parish-phone.png"), full_page=True)
+    finally:
+        ctx.close()
+
+
+#: fills of emerging categories (api/static/app/crimemap.js)
+EMERGING_FILLS = ("#8c510a", "#d8b365", "#f6e8c3", "#01665e", "#5ab4ac", "#c7eae5")
+
+
+def test_hotspot_page_draws_emerging_classes(browser, live_server, emerging_cached):
+    ctx, page, outside, errors = open_page(browser, live_server, "/maps/hotspots?crime_type=Burglary",
+                                           ROLE_TOKEN["analyst"])
+    try:
+        assert not outside and not errors, (outside[:3], errors)
+        drawn = pane_paths(page, "emerging")
+        shown = int(page.locator(".leaflet-container").get_attribute("data-emerging"))
+        assert shown == (emerging_cached["category"] != "no pattern").sum() == sum(drawn.values())
+        assert set(drawn) <= set(EMERGING_FILLS) and len(drawn) == len(EMERGING_FILLS), drawn
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator(".leaflet-container").screenshot(path=str(ARTIFACTS / "hotspots-emerging.png"))
+        page.locator(".leaflet-emerging-pane path").first.dispatch_event("click")
+        assert page.locator(".leaflet-popup-content").get_by_text("Mann-Kendall trend z").is_visible()
     finally:
         ctx.close()

@@ -183,4 +183,116 @@
         layerLoaded(map, "countylines");
       });
   };
+  // KDE contours: outlines only (line weight and dash tell them apart, so no colour is needed to read them).
+  var KDE_STYLE = {
+    0.01: {color: "#000000", weight: 3.5, dashArray: null},
+    0.05: {color: "#000000", weight: 2.5, dashArray: "8 4"},
+    0.1: {color: "#000000", weight: 2, dashArray: "2 4"}
+  };
+  // Emerging hot spots (ColorBrewer BrBG, colour-blind safe): strong = new, consecutive or intensifying;
+  // middle = persistent; light = diminishing, sporadic, oscillating or historical.
+  var EMERGING = {hot: ["#8c510a", "#d8b365", "#f6e8c3"], cold: ["#01665e", "#5ab4ac", "#c7eae5"]};
+  var EMERGING_RANK = {"new": 0, "consecutive": 0, "intensifying": 0, "persistent": 1, "diminishing": 2,
+                       "sporadic": 2, "oscillating": 2, "historical": 2};
+
+  function emergingFill(category) {
+    var m = /^(\w+) (hot|cold) spot$/.exec(category || "");
+    if (!m || EMERGING_RANK[m[1]] === undefined) { return null; }
+    return EMERGING[m[2]][EMERGING_RANK[m[1]]];
+  }
+
+  function rowsHtml(pairs) {
+    return "<table>" + pairs.filter(function (kv) { return kv[1] !== undefined && kv[1] !== null; })
+      .map(function (kv) {
+        var v = (typeof kv[1] === "number" && !Number.isInteger(kv[1])) ? kv[1].toFixed(3) : kv[1];
+        return "<tr><th scope='row'>" + kv[0] + "</th><td>" + esc(v) + "</td></tr>";
+      })
+      .join("") + "</table>";
+  }
+
+  function say(id, text) {
+    var el = document.getElementById(id);
+    if (el) { el.textContent = text; }
+  }
+
+  function getGeoJSON(url) {
+    return fetch(url, {credentials: "same-origin", headers: {Accept: "application/geo+json"}})
+      .then(function (r) {
+        if (r.ok) { return r.json(); }
+        return r.json().then(function (b) { throw new Error(b.error || ("HTTP " + r.status)); },
+                             function () { throw new Error("HTTP " + r.status); });
+      });
+  }
+
+  function kdeTable(features) {
+    var body = document.getElementById("kde-rows");
+    if (!body) { return; }
+    body.innerHTML = features.map(function (f) {
+      var p = f.properties;
+      return "<tr><td>" + esc(p.contour) + "</td><td class='num'>" + esc(p.density_threshold.toFixed(1)) +
+             "</td></tr>";
+    }).join("");
+  }
+
+  window.crimemapHotspotOverlays = function (map, opts) {
+    // KDE contours and emerging hot-spot classes from the analyst API (GeoJSON), each a switchable layer.
+    if (!map.getPane("kde")) { map.createPane("kde").style.zIndex = 455; }
+    if (!map.getPane("emerging")) { map.createPane("emerging").style.zIndex = 440; }
+    var st = status(map);
+    st.pending += 2;
+    getGeoJSON(opts.kde_url).then(function (fc) {
+      var layer = L.geoJSON(fc, {
+        pane: "kde",
+        style: function (f) {
+          var s = KDE_STYLE[f.properties.area_share] || KDE_STYLE[0.1];
+          return {pane: "kde", color: s.color, weight: s.weight, dashArray: s.dashArray, fill: false, opacity: 1};
+        },
+        onEachFeature: function (f, l) {
+          var p = f.properties;
+          l.bindPopup("<strong>KDE contour</strong>" + rowsHtml([
+            ["Encloses", p.contour], ["Density at the edge (offences per km²)", p.density_threshold.toFixed(1)],
+            ["Offences used", fc.metadata && fc.metadata.offences],
+            ["Bandwidth (m)", fc.metadata && fc.metadata.bandwidth_m]]));
+        }
+      }).addTo(map);
+      overlays(map).addOverlay(layer, "KDE contours");
+      kdeTable(fc.features);
+      map.getContainer().setAttribute("data-kde", fc.features.length);
+      say("kde-status", fc.features.length ? "" : "KDE contours: no located offences for these filters.");
+      layerLoaded(map, "kde");
+    }).catch(function (err) {
+      say("kde-status", "KDE contours unavailable: " + err.message);
+      layerLoaded(map, "kde");
+    });
+    if (!opts.emerging_url) {
+      say("emerging-status", opts.emerging_note || "Emerging hot spots are not available for these filters.");
+      map.getContainer().setAttribute("data-emerging", 0);
+      layerLoaded(map, "emerging");
+      return;
+    }
+    getGeoJSON(opts.emerging_url).then(function (fc) {
+      var shown = fc.features.filter(function (f) { return emergingFill(f.properties.category); });
+      var layer = L.geoJSON({type: "FeatureCollection", features: shown}, {
+        pane: "emerging",
+        style: function (f) {
+          return {pane: "emerging", fill: true, fillColor: emergingFill(f.properties.category), fillOpacity: 0.8,
+                  color: "#333333", weight: 0.5};
+        },
+        onEachFeature: function (f, l) {
+          var p = f.properties;
+          l.bindPopup("<strong>" + esc(p.name || p.code) + "</strong>" + rowsHtml([
+            ["Category", p.category], ["Offences", p.count], ["Gi* z (whole period)", p.z],
+            ["Mann-Kendall trend z", p.trend_z], ["Trend p", p.trend_p], ["Months hot", p.months_hot],
+            ["Months cold", p.months_cold]]));
+        }
+      }).addTo(map);
+      overlays(map).addOverlay(layer, "Emerging hot spots");
+      map.getContainer().setAttribute("data-emerging", shown.length);
+      say("emerging-status", shown.length ? "" : "Emerging hot spots: no cell shows a pattern for these filters.");
+      layerLoaded(map, "emerging");
+    }).catch(function (err) {
+      say("emerging-status", "Emerging hot spots unavailable: " + err.message);
+      layerLoaded(map, "emerging");
+    });
+  };
 })();
