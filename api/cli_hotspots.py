@@ -403,7 +403,7 @@ def _run_kde(st, level, ms, types, out_path: Path, bandwidth, cell_size, kernel)
     import geopandas as gpd
     import shapely
 
-    from geo.kde import kde_contours, kde_grid
+    from geo.kde import ROUNDOFF, kde_contours, kde_grid
 
     o = st.read_offences(months=(ms[0], ms[-1]), columns=["crime_type", "geometry"])
     o = o[o["crime_type"].astype(str).isin(types) & o.geometry.notna() & ~o.geometry.is_empty]
@@ -411,7 +411,7 @@ def _run_kde(st, level, ms, types, out_path: Path, bandwidth, cell_size, kernel)
         raise InputError(f"no located offences of {crime_types_label(types)} in {_months_text(ms)}", param="months")
     pts = o.to_crs("EPSG:27700").geometry
     grid = kde_grid(np.column_stack([pts.x, pts.y]), cell_size=cell_size, bandwidth=bandwidth, kernel=kernel)
-    f = grid.to_frame(min_density=1e-9 * grid.density.max())
+    f = grid.to_frame(min_density=ROUNDOFF * grid.density.max())
     f.insert(1, "name", "")
     f.insert(2, "level", f"grid:{grid.cell_size:g}m")
     f.insert(3, "month", _months_text(ms))

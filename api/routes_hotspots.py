@@ -10,7 +10,6 @@ and kept in the app's frame cache keyed by filters and store generation.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated
 
 import geopandas as gpd
@@ -88,8 +87,6 @@ def hotspot_tile_source(sv, who: Principal, f: Filters, z: int) -> tuple[str, Ti
     return f"h3:{want}", TileSource(pd.DataFrame(), empty, shapely.STRtree(empty))
 
 
-#: densities below this share of the peak are FFT round-off, not offences (as ``crimemap hotspots run`` writes cells)
-ROUNDOFF = 1e-9
 #: the shares of the non-zero-density area each contour encloses (densest first), as ``crimemap hotspots run``
 KDE_SHARES = (0.01, 0.05, 0.10)
 
@@ -127,10 +124,7 @@ def kde_contour_frame(sv, f: Filters) -> tuple[gpd.GeoDataFrame, dict]:
             return empty, {**meta, "offences": 0}
         pts = o.to_crs("EPSG:27700").geometry
         grid = kde_grid(np.column_stack([pts.x, pts.y]))
-        # FFT convolution leaves ~1e-12 positive values over the whole padded grid; counted as "non-zero" they
-        # would make the area shares cover the grid's box, not the area offences reach
-        dens = np.where(grid.density > ROUNDOFF * grid.density.max(), grid.density, 0.0)
-        c = kde_contours(dataclasses.replace(grid, density=dens), KDE_SHARES)
+        c = kde_contours(grid, KDE_SHARES)
         c["geometry"] = c.geometry.simplify(grid.cell_size / 2, preserve_topology=True)
         c.insert(0, "contour", [f"densest {s:.0%} of the area" for s in c["area_share"]])
         c = c.to_crs("EPSG:4326")

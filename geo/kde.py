@@ -209,9 +209,16 @@ def kde_at(xy, targets, *, bandwidth: float, kernel: str = "quartic", weights=No
     return np.bincount(pairs["i"], weights=vals, minlength=len(targets)) * 1e6
 
 
+#: densities below this share of the peak are FFT round-off (about 1e-12 over the whole padded grid), not offences
+ROUNDOFF = 1e-9
+
+
 def kde_contours(grid: KDEGrid, area_shares=(0.01, 0.05, 0.10)):
     """Contour polygons of the surface: for each share, the densest cells covering that share of the
     non-zero-density area, dissolved into (stepped, cell-edged) polygons in EPSG:27700.
+
+    "Non-zero" means above :data:`ROUNDOFF` times the peak: FFT convolution leaves tiny positive values over the
+    whole padded grid, which would otherwise make the shares cover the grid's box rather than where offences are.
 
     Returns
     -------
@@ -229,7 +236,7 @@ def kde_contours(grid: KDEGrid, area_shares=(0.01, 0.05, 0.10)):
     import shapely
 
     dens = grid.density.ravel()
-    nz = np.sort(dens[dens > 0])[::-1]
+    nz = np.sort(dens[dens > ROUNDOFF * dens.max()])[::-1] if dens.size else dens
     rows = []
     for share in area_shares:
         take = max(1, int(np.floor(share * nz.size)))
