@@ -15,6 +15,7 @@ Rules (DESIGN.md "Geography"):
 from __future__ import annotations
 
 import functools
+import threading
 
 import geopandas as gpd
 import numpy as np
@@ -26,7 +27,7 @@ import shapely
 from boundaries import lookups
 from data import batch
 from data.store import ASSIGNED_LEVELS
-from geo.assign import OUTSIDE, UNLOCATED, check_same_crs, distinct_xy, xy_areas
+from geo.assign import OUTSIDE, UNLOCATED, check_same_crs, distinct_xy, prepare_once, xy_areas
 
 DEFAULT_VINTAGE = 2019
 
@@ -58,17 +59,24 @@ def _wgs84() -> gpd.GeoSeries:
 _TREES: dict[int, tuple[gpd.GeoDataFrame, shapely.STRtree]] = {}
 
 
+_TREES_LOCK = threading.Lock()
+
+
 def _tree(poly: gpd.GeoDataFrame) -> shapely.STRtree:
-    """The STRtree of a loaded layer, built once per layer object (and prepared polygons), kept for a few layers."""
-    hit = _TREES.get(id(poly))
-    if hit is None or hit[0] is not poly:
-        geoms = np.asarray(poly.geometry.values)
-        shapely.prepare(geoms)
-        hit = (poly, shapely.STRtree(geoms))
-        if len(_TREES) >= 8:
-            _TREES.pop(next(iter(_TREES)))
-        _TREES[id(poly)] = hit
-    return hit[1]
+    """The STRtree of a loaded layer, built once per layer object (and prepared polygons), kept for a few layers.
+
+    Thread-safe: Dask workers with threads and the API's builder threads share the layers.
+    """
+    with _TREES_LOCK:
+        hit = _TREES.get(id(poly))
+        if hit is None or hit[0] is not poly:
+            geoms = np.asarray(poly.geometry.values)
+            prepare_once(geoms)
+            hit = (poly, shapely.STRtree(geoms))
+            if len(_TREES) >= 8:
+                _TREES.pop(next(iter(_TREES)))
+            _TREES[id(poly)] = hit
+        return hit[1]
 
 
 def prepare_layers(layers: dict) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pandas as pd
 import shapely
@@ -128,10 +130,24 @@ def xy_areas(x, y, polygons, codes, *, points=None, tree=None) -> np.ndarray:
         polys = np.asarray(getattr(polygons, "values", polygons))
         tree = shapely.STRtree(polys) if tree is None else tree
         src, tgt = tree.query(shapely.points(x, y) if points is None else points)
-        shapely.prepare(polys)
+        prepare_once(polys)
         inside = shapely.contains_xy(polys[tgt], x[src], y[src])
         _first_polygon(out, src[inside], tgt[inside], codes)
     return out
+
+
+_PREPARING = threading.Lock()
+
+
+def prepare_once(geoms) -> None:
+    """``shapely.prepare`` the geometries that are not prepared yet, one thread at a time.
+
+    Preparing changes the geometry objects in place and is not thread-safe, while layers are shared by threads
+    (Dask workers with threads, the API's builder threads): two threads preparing the same polygon at once can
+    crash the process.
+    """
+    with _PREPARING:
+        shapely.prepare(geoms)
 
 
 def _first_polygon(out: np.ndarray, src: np.ndarray, tgt: np.ndarray, codes) -> None:
