@@ -22,6 +22,7 @@ from api.auth import Principal
 from api.deps import Filters, FiltersDep, PrincipalDep, ServicesDep, require
 from api.http_errors import BadParameter
 from api.responses import cache_headers, dumps, etagged, feature_collection
+from api.scope import in_scope, scope_area
 from api.tables import TileSource
 from api.tiles import h3_resolution_for_zoom
 from data import aggregate as agg
@@ -156,6 +157,8 @@ def hotspots_router() -> APIRouter:
             raise NotFoundError(
                 f"no cached {method} result for level {level} and these filters; expected one made with "
                 f"`crimemap hotspots run --method {method} --level {level} --out FILE`", param="level")
+        if who.scope is not None:  # a neighbourhood token sees the hot spots of its own areas
+            g = g[in_scope(sv, who, level, g["code"])]
         if f.bbox is not None:
             g = g[g.intersects(shapely.box(*f.bbox)).to_numpy()]
         meta = {"level": level, "method": method, "classes": "Benjamini-Hochberg FDR on analytical p"}
@@ -169,6 +172,10 @@ def hotspots_router() -> APIRouter:
                    "contour": "densest 1% of the area", "area_share": 0.01, "density_threshold": 812.5}}]}}}}})
     def kde(request: Request, sv: ServicesDep, who: PrincipalDep, f: FiltersDep):
         g, meta = kde_contour_frame(sv, f)
+        if who.scope is not None and len(g):  # contours cut to the token's own areas
+            area = scope_area(sv, who.scope)
+            g = g.iloc[:0] if area is None else g.assign(geometry=g.geometry.intersection(area))
+            g = g[~g.geometry.is_empty.to_numpy()]
         if f.bbox is not None and len(g):
             g = g.assign(geometry=g.geometry.clip_by_rect(*f.bbox))
             g = g[~g.geometry.is_empty.to_numpy()]

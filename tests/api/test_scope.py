@@ -92,3 +92,21 @@ def test_public_pages_outside_the_scope_show_the_public_view(client):
     assert theirs.status_code == 200 and same.sub("", theirs.text) == same.sub("", public.text)
     inside = client.get(f"/maps/parish/{WELLINGTON_PARISH}", headers=auth("neighbourhood"))
     assert inside.headers["cache-control"].startswith("private")
+
+
+def test_hot_spots_and_kde_contours_are_limited_to_the_scope(client):
+    from shapely.geometry import shape
+
+    mine = client.get("/hotspots", params={"level": "h3:8"}, headers=auth("neighbourhood"))
+    everyone = client.get("/hotspots", params={"level": "h3:8"}, headers=auth("analyst"))
+    assert mine.status_code == everyone.status_code == 200
+    cells, all_cells = mine.json()["features"], everyone.json()["features"]
+    assert 20 < len(cells) < len(all_cells) / 3
+    assert all(52.6 < f["geometry"]["coordinates"][0][0][1] < 52.85 for f in cells)  # Telford & Wrekin only
+    kde = client.get("/hotspots/kde", headers=auth("neighbourhood")).json()["features"]
+    full = client.get("/hotspots/kde", headers=auth("analyst")).json()["features"]
+    assert kde and len(kde) <= len(full)
+    for f in kde:
+        minx, miny, maxx, maxy = shape(f["geometry"]).bounds
+        assert 52.6 < miny and maxy < 52.85 and -2.7 < minx and maxx < -2.2, (minx, miny, maxx, maxy)
+    assert sum(shape(f["geometry"]).area for f in kde) < sum(shape(f["geometry"]).area for f in full)
