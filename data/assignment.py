@@ -27,7 +27,7 @@ import shapely
 from boundaries import lookups
 from data import batch
 from data.store import ASSIGNED_LEVELS
-from geo.assign import OUTSIDE, UNLOCATED, check_same_crs, distinct_xy, prepare_once, xy_areas
+from geo.assign import OUTSIDE, UNLOCATED, check_same_crs, distinct_xy, xy_areas
 
 DEFAULT_VINTAGE = 2019
 
@@ -56,34 +56,28 @@ def _wgs84() -> gpd.GeoSeries:
     return gpd.GeoSeries([], crs=batch.CRS)
 
 
-_TREES: dict[int, tuple[gpd.GeoDataFrame, shapely.STRtree]] = {}
-
-
-_TREES_LOCK = threading.Lock()
+_LOCAL = threading.local()
 
 
 def _tree(poly: gpd.GeoDataFrame) -> shapely.STRtree:
-    """The STRtree of a loaded layer, built once per layer object (and prepared polygons), kept for a few layers.
+    """An STRtree of prepared copies of a loaded layer's polygons, built once per layer object *per thread*.
 
-    Thread-safe: Dask workers with threads and the API's builder threads share the layers.
+    Prepared geometries are not thread-safe (GEOS builds their indexes lazily on first use) and layers are shared
+    by threads (Dask workers with threads, the API's builder threads), so each thread searches its own prepared
+    copy; a thread keeps the trees of a few layers.
     """
-    with _TREES_LOCK:
-        hit = _TREES.get(id(poly))
-        if hit is None or hit[0] is not poly:
-            geoms = np.asarray(poly.geometry.values)
-            prepare_once(geoms)
-            hit = (poly, shapely.STRtree(geoms))
-            if len(_TREES) >= 8:
-                _TREES.pop(next(iter(_TREES)))
-            _TREES[id(poly)] = hit
-        return hit[1]
-
-
-def prepare_layers(layers: dict) -> None:
-    """Build the search trees of ``layers`` now (before forking workers, which then share them)."""
-    for level in ("ward", "parish", "lsoa"):
-        if level in layers:
-            _tree(layers[level][0])
+    trees = getattr(_LOCAL, "trees", None)
+    if trees is None:
+        trees = _LOCAL.trees = {}
+    hit = trees.get(id(poly))
+    if hit is None or hit[0] is not poly:
+        geoms = shapely.from_wkb(shapely.to_wkb(np.asarray(poly.geometry.values)))  # this thread's own copy
+        shapely.prepare(geoms)
+        hit = (poly, shapely.STRtree(geoms))
+        if len(trees) >= 8:
+            trees.pop(next(iter(trees)))
+        trees[id(poly)] = hit
+    return hit[1]
 
 
 class _Coded:

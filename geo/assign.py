@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pandas as pd
 import shapely
@@ -113,10 +111,14 @@ def distinct_areas(distinct, polygons, codes) -> np.ndarray:
 def xy_areas(x, y, polygons, codes, *, points=None, tree=None) -> np.ndarray:
     """Code of the polygon each point (``x``, ``y``) lies within, ``"outside"`` when none (as :func:`distinct_areas`).
 
-    Bounding-box candidates from one STRtree query, then one prepared point-in-polygon test per candidate:
+    Bounding-box candidates from one STRtree query, then one point-in-polygon test per candidate:
     ``contains_xy(polygon, x, y)`` is ``within(point, polygon)`` (a point on an edge is in neither polygon)
-    tests no Point objects (``points``, the same points as geometries, saves making them for the tree query when
-    several layers are searched; ``tree``, an STRtree of ``polygons``, saves building it again).
+    and tests no Point objects. ``points``, the same points as geometries, saves making them for the tree query
+    when several layers are searched. ``tree``, an STRtree of (a copy of) ``polygons`` in the same order, saves
+    building it, and its geometries are the ones tested, so a caller can give a tree of *prepared* copies (much
+    faster). Prepared geometries are not thread-safe (GEOS builds their indexes lazily), so this function never
+    prepares the geometries it is given: a tree of prepared copies belongs to one thread
+    (``data.assignment`` keeps one per thread).
 
     Examples
     --------
@@ -127,27 +129,13 @@ def xy_areas(x, y, polygons, codes, *, points=None, tree=None) -> np.ndarray:
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     out = np.full(len(x), OUTSIDE, dtype=object)
     if len(polygons) and len(x):
-        polys = np.asarray(getattr(polygons, "values", polygons))
-        tree = shapely.STRtree(polys) if tree is None else tree
+        if tree is None:
+            tree = shapely.STRtree(np.asarray(getattr(polygons, "values", polygons)))
+        polys = tree.geometries
         src, tgt = tree.query(shapely.points(x, y) if points is None else points)
-        prepare_once(polys)
         inside = shapely.contains_xy(polys[tgt], x[src], y[src])
         _first_polygon(out, src[inside], tgt[inside], codes)
     return out
-
-
-_PREPARING = threading.Lock()
-
-
-def prepare_once(geoms) -> None:
-    """``shapely.prepare`` the geometries that are not prepared yet, one thread at a time.
-
-    Preparing changes the geometry objects in place and is not thread-safe, while layers are shared by threads
-    (Dask workers with threads, the API's builder threads): two threads preparing the same polygon at once can
-    crash the process.
-    """
-    with _PREPARING:
-        shapely.prepare(geoms)
 
 
 def _first_polygon(out: np.ndarray, src: np.ndarray, tgt: np.ndarray, codes) -> None:
