@@ -15,7 +15,7 @@ def test_assignment_from_many_threads_equals_one_thread(wm_store, wm_months):
     for _ in range(3):
         shared = loaded_layers(wm_store)  # fresh polygons, first used by several threads at once
         with ThreadPoolExecutor(max_workers=4) as pool:
-            got = list(pool.map(lambda t: assign_batch(t, shared), tables))
+            got = list(pool.map(lambda t, layers=shared: assign_batch(t, layers), tables))
         alone = loaded_layers(wm_store)
         want = [assign_batch(t, alone) for t in tables]
         for g, w in zip(got, want, strict=True):
