@@ -13,6 +13,8 @@ encoding (``struct<x: double, y: double>``), which needs no per-row geometry obj
 
 from __future__ import annotations
 
+import datetime  # noqa: F401  (doctests)
+import datetime as dt
 import json
 import math
 
@@ -140,6 +142,45 @@ def from_storage(table: pa.Table) -> pa.Table:
         xs[valid], ys[valid] = shapely.get_x(geoms[valid]), shapely.get_y(geoms[valid])
         lon, lat = pa.array(xs, mask=~valid), pa.array(ys, mask=~valid)
     return conform(table.drop_columns(["geometry"]).append_column("lon", lon).append_column("lat", lat))
+
+
+def force_months(table: pa.Table) -> tuple[np.ndarray, dict[tuple[str, dt.date], tuple[int, int]]]:
+    """Row order grouping a table (with ``force`` and ``month`` columns) by force-month, and each force-month's run.
+
+    Returns ``(order, runs)``: the rows of (force, month) are ``order[a:b]`` for ``(a, b) = runs[(force, month)]``
+    (``month`` a ``datetime.date``); within a run rows keep their order. One stable sort of integer codes.
+
+    Examples
+    --------
+    >>> t = pa.table({"force": ["b", "a", "b"], "month": pa.array([0, 0, 0], pa.timestamp("us"))})
+    >>> order, runs = force_months(t)
+    >>> order.tolist(), sorted(runs.items())
+    ([1, 0, 2], [(('a', datetime.date(1970, 1, 1)), (0, 1)), (('b', datetime.date(1970, 1, 1)), (1, 3))])
+    """
+    if not len(table):
+        return np.zeros(0, dtype=np.int64), {}
+    force = table.column("force").combine_chunks().dictionary_encode()
+    month = table.column("month").combine_chunks().dictionary_encode()
+    fnames = force.dictionary.to_pylist()
+    fsorted = np.argsort(np.array(fnames, dtype=object))  # codes in (force name, month) order
+    frank = np.empty(len(fnames), dtype=np.int64)
+    frank[fsorted] = np.arange(len(fnames))
+    mvals = month.dictionary.to_numpy(zero_copy_only=False)
+    mrank = np.empty(len(mvals), dtype=np.int64)
+    mrank[np.argsort(mvals)] = np.arange(len(mvals))
+    nm = len(mvals)
+    code = (frank[force.indices.to_numpy(zero_copy_only=False)] * nm
+            + mrank[month.indices.to_numpy(zero_copy_only=False)])
+    order = np.argsort(code, kind="stable")
+    bounds = np.searchsorted(code[order], np.arange(len(fnames) * nm + 1))
+    months = [m.date() if hasattr(m, "date") else m for m in month.dictionary.to_pylist()]
+    runs = {}
+    for fi, name in enumerate(fnames):
+        for mi, m in enumerate(months):
+            j = frank[fi] * nm + mrank[mi]
+            if bounds[j + 1] > bounds[j]:
+                runs[(name, m)] = (int(bounds[j]), int(bounds[j + 1]))
+    return order, runs
 
 
 def located(table: pa.Table) -> np.ndarray:

@@ -26,10 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from data import batch
@@ -287,12 +285,6 @@ class EmbeddedStore(Store):
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _runs(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row order that groups equal codes, and where each code's run starts (code j: bounds[j]:bounds[j+1])."""
-    order = np.argsort(codes, kind="stable")
-    return order, np.searchsorted(codes[order], np.arange(n + 1))
-
-
 def _safe(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)
 
@@ -302,20 +294,9 @@ def _partitions(table: pa.Table) -> tuple[pa.Table, dict[tuple[str, str], tuple[
 
     One sort and one take for the whole table; each partition is then a zero-copy slice.
     """
-    if not len(table):
-        return table, {}
-    force = table.column("force").combine_chunks().dictionary_encode()
-    month = table.column("month").combine_chunks().dictionary_encode()
-    fi = force.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    mi = month.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    nm = len(month.dictionary)
-    order, bounds = _runs(fi * nm + mi, len(force.dictionary) * nm)
-    fnames = force.dictionary.to_pylist()
-    mnames = pc.strftime(month.dictionary, "%Y-%m").to_pylist()
-    runs = {(fnames[j // nm], mnames[j % nm]): (int(bounds[j]), int(bounds[j + 1]))
-            for j in range(len(bounds) - 1) if bounds[j + 1] > bounds[j]}
+    order, runs = batch.force_months(table)
     already = bool((order[1:] > order[:-1]).all())  # files arrive one force-month each: often sorted already
-    return (table if already else table.take(pa.array(order))), runs
+    return (table if already else table.take(pa.array(order))), {(f, _mkey(m)): r for (f, m), r in runs.items()}
 
 
 _ASSIGNMENT_SCHEMA = pa.schema([pa.field("force", pa.string()), pa.field("month", pa.timestamp("us")),

@@ -144,7 +144,8 @@ def ingest(store: Store, paths, *, replace: bool = False, reject_path: str | Pat
     replace_keys: set[tuple[str, dt.date]] = set()
     dup = np.zeros(len(allnew), dtype=bool)
     if len(allnew):
-        keys = _force_months(allnew)
+        grouped, runs = batch.force_months(allnew)
+        keys = {key: grouped[a:b] for key, (a, b) in runs.items()}
         if replace:
             replace_keys = {(f, m) for f, m in keys}
             report.replaced = sorted(f"{f} {month_label(m)}" for f, m in replace_keys)
@@ -200,24 +201,6 @@ def _first_force_month(table: pa.Table) -> tuple[str, int]:
     if not len(table):
         return ("", 0)
     return (table.column("force")[0].as_py() or "", table.column("month")[0].value)
-
-
-def _force_months(table: pa.Table) -> dict[tuple[str, dt.date], np.ndarray]:
-    """Row positions of each (force, month) of a batch."""
-    force = table.column("force").combine_chunks().dictionary_encode()
-    month = table.column("month").combine_chunks().dictionary_encode()
-    fi = force.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    mi = month.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    code = fi * len(month.dictionary) + mi
-    order = np.argsort(code, kind="stable")
-    bounds = np.flatnonzero(np.r_[True, code[order][1:] != code[order][:-1], True])
-    fnames = force.dictionary.to_pylist()
-    months = [m.date() if hasattr(m, "date") else m for m in month.dictionary.to_pylist()]
-    out = {}
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
-        c = code[order[a]]
-        out[(fnames[c // len(months)], months[c % len(months)])] = order[a:b]
-    return out
 
 
 def loaded_layers(store: Store) -> dict[str, tuple[gpd.GeoDataFrame, dict]]:

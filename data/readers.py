@@ -285,8 +285,9 @@ def _common(name: str, d: pa.RecordBatch, lines: np.ndarray, lon: np.ndarray, la
 
     keep = pa.array(np.flatnonzero(ok))
     m = len(keep)
-    slug = pa.array([f.slug if f else None for f in forces], pa.string()).take(pa.array(fidx)).take(keep)
-    pfa = pa.array([f.pfa_code if f else None for f in forces], pa.string()).take(pa.array(fidx)).take(keep)
+    kept_force = pa.array(fidx).take(keep)  # each kept row's position in the force names
+    slug = pa.array([f.slug if f else None for f in forces], pa.string()).take(kept_force)
+    pfa = pa.array([f.pfa_code if f else None for f in forces], pa.string()).take(kept_force)
     month_ok = month.take(keep)
 
     # offence ids: the Crime ID, else sha256(force, month, row content, k-th repeat of that content)
