@@ -27,7 +27,7 @@ import shapely
 from boundaries import lookups
 from data import batch
 from data.store import ASSIGNED_LEVELS
-from geo.assign import OUTSIDE, UNLOCATED, check_same_crs, distinct_xy, xy_areas
+from geo.assign import OUTSIDE, UNLOCATED, check_same_crs, distinct_xy, map_codes, xy_areas
 
 DEFAULT_VINTAGE = 2019
 
@@ -96,13 +96,9 @@ class _Coded:
         return cls(idx.astype(np.int64), values)
 
     def map(self, mapping: dict) -> _Coded:
-        """Codes looked up in ``mapping`` (``outside``/``unlocated`` kept; unknown codes become ``outside``), as
-        :func:`geo.assign.map_codes` does, one dict look-up per value (there are few values)."""
-        out = []
-        for v in self.values.tolist():
-            m = v if v in (OUTSIDE, UNLOCATED) else mapping.get(v)
-            out.append(OUTSIDE if m is None or m != m else m)  # m != m: NaN in a lookup table
-        return _Coded(self.idx, np.array(out, dtype=object))
+        """Codes looked up in ``mapping`` (:func:`geo.assign.map_codes`: ``outside``/``unlocated`` kept, unknown
+        codes ``outside``), once per value."""
+        return _Coded(self.idx, map_codes(self.values, mapping))
 
     def equals(self, value: str) -> np.ndarray:
         return (self.values == value)[self.idx] if len(self.values) else np.zeros(len(self.idx), dtype=bool)

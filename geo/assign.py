@@ -203,8 +203,10 @@ def map_codes(codes, mapping: dict, *, keep=(OUTSIDE, UNLOCATED), missing=OUTSID
     if arr.ndim != 1:
         arr = arr.ravel()
     idx, uniq = pd.factorize(arr, use_na_sentinel=False)  # each distinct code is looked up once
-    s = pd.Series(np.asarray(uniq, dtype=object))
-    mapped = s.map(mapping)
-    mapped = mapped.where(~s.isin(keep), s)
-    mapped = mapped.where(mapped.notna(), missing).to_numpy(dtype=object)
+    # plain dict look-ups: Series.map(dict) would turn the whole lookup (35,000 LSOAs) into a Series every call
+    mapped = []
+    for v in np.asarray(uniq, dtype=object).tolist():
+        m = v if v in keep else mapping.get(v)
+        mapped.append(missing if m is None or m != m else m)  # m != m: NaN in a lookup table
+    mapped = np.array(mapped, dtype=object)
     return mapped[idx] if len(arr) else np.empty(0, dtype=object)
