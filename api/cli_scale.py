@@ -23,6 +23,8 @@ scale = typer.Typer(help="National scale: count or assign the embedded store on 
                     no_args_is_help=True)
 app.add_typer(scale, name="scale")
 
+MonthsOption = typer.Option(None, "--months", help="YYYY-MM or YYYY-MM..YYYY-MM (default: all stored).")
+ForceOption = typer.Option(None, "--force", help="Force slug(s) to include.")
 SchedulerOption = typer.Option(None, "--scheduler", envvar="CRIMEMAP_DASK_SCHEDULER",
                                help="Address of a running Dask scheduler (tcp://host:8786); default: a local "
                                "cluster of --workers processes.")
@@ -43,8 +45,8 @@ def _embedded(store: str | None) -> Path:
 def counts_cmd(
     level: str = typer.Option(..., "--level", help=f"One of {', '.join(LEVELS)}."),
     out_path: Path = typer.Option(..., "--out", help="Write .csv or .parquet: code, force, month, crime_type, count."),
-    months: str | None = typer.Option(None, "--months", help="YYYY-MM or YYYY-MM..YYYY-MM (default: all stored)."),
-    force: list[str] | None = typer.Option(None, "--force", help="Force slug(s) to include."),
+    months: str | None = MonthsOption,
+    force: list[str] | None = ForceOption,
     scheduler: str | None = SchedulerOption,
     workers: int = WorkersOption,
     memory_limit: str = MemoryOption,
@@ -68,8 +70,8 @@ def counts_cmd(
 @scale.command("assign")
 def assign_cmd(
     out_dir: Path = typer.Option(..., "--out", help="Folder for the assignment Parquet files (one per force-month)."),
-    months: str | None = typer.Option(None, "--months", help="YYYY-MM or YYYY-MM..YYYY-MM (default: all stored)."),
-    force: list[str] | None = typer.Option(None, "--force", help="Force slug(s) to include."),
+    months: str | None = MonthsOption,
+    force: list[str] | None = ForceOption,
     scheduler: str | None = SchedulerOption,
     workers: int = WorkersOption,
     memory_limit: str = MemoryOption,
