@@ -151,12 +151,8 @@ def ingest(store: Store, paths, *, replace: bool = False, reject_path: str | Pat
             report.replaced = sorted(f"{f} {month_label(m)}" for f, m in replace_keys)
         # repeated in the input (first occurrence kept): rows whose offence_id came before, then the exact
         # (force, month, offence_id) test on those few
-        ids = allnew.column("offence_id")
-        codes = pc.dictionary_encode(ids).combine_chunks().indices.to_numpy(zero_copy_only=False)
-        again = np.ones(len(codes), dtype=bool)
-        again[np.unique(codes, return_index=True)[1]] = False
-        if again.any():
-            rows = np.flatnonzero(np.isin(codes, codes[again]))
+        rows = np.flatnonzero(batch.repeated(allnew.column("offence_id")))
+        if len(rows):
             few = allnew.select(["force", "month", "offence_id"]).take(pa.array(rows)).to_pandas()
             dup[rows] = few.duplicated(keep="first").to_numpy()
         # ... or already stored
@@ -167,7 +163,7 @@ def ingest(store: Store, paths, *, replace: bool = False, reject_path: str | Pat
                     ids = allnew.column("offence_id").take(pa.array(rows))
                     dup[rows] |= pc.is_in(ids, value_set=pa.array(np.asarray(have, dtype=object), pa.string())
                                           ).to_numpy(zero_copy_only=False)
-    new = allnew.filter(pa.array(~dup))
+    new = batch.keep_rows(allnew, ~dup)
     fidx = file_of[~dup]
     per_file = np.bincount(file_of[dup], minlength=len(reps))
     stored = np.bincount(fidx, minlength=len(reps))

@@ -11,6 +11,7 @@ rejected rows loop.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import hashlib
@@ -34,7 +35,7 @@ from data import batch
 from data.store import H3_COLUMN
 from geo.assign import distinct_xy
 from geo.errors import InputError
-from geo.hexgrid import points_to_h3
+from geo.hexgrid import cells_to_hex, xy_to_cells
 from geo.record import ASB, COLUMNS, CRIME_TYPES
 
 STREET_HEADER = [
@@ -170,17 +171,27 @@ def decode(name: str, raw: bytes) -> bytes:
         except (EOFError, OSError, zlib.error) as e:
             raise InputError(f"{name}: truncated or corrupt gzip ({e}); expected a complete .csv.gz file",
                              param="path") from None
-    if not raw.strip():
+    if not raw or (raw[:1].isspace() and not raw.strip()):  # strip() copies: only when it can matter
         raise InputError(f"{name}: file is empty; expected a police.uk crime CSV with the 12-column header "
                          f"(Crime ID, Month, …) or the 8-column 2011 header", param="path")
     if raw.startswith(_BOM):
         raw = raw[len(_BOM):]
-    try:
-        raw.decode("utf-8")  # validate only: Arrow parses the bytes
+    try:  # the head only, so a binary file is named as such; Arrow checks the UTF-8 of everything it reads
+        codecs.getincrementaldecoder("utf-8")().decode(raw[:1 << 16], final=False)
     except UnicodeDecodeError as e:
         raise InputError(f"{name}: bytes at offset {e.start} are not UTF-8; expected a UTF-8 police.uk CSV",
                          param="path") from None
     return raw
+
+
+def _text(name: str, data: bytes) -> str:
+    """``data`` decoded as UTF-8; undecodable bytes are a file-level fault. (Arrow's CSV reader checks the UTF-8 of
+    every string it reads, so this runs only for the header and for files Arrow could not read.)"""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{name}: bytes at offset {e.start} are not UTF-8; expected a UTF-8 police.uk CSV",
+                         param="path") from None
 
 
 def read_crime_file(name: str, raw: bytes) -> ReadResult:
@@ -198,7 +209,8 @@ def read_crime_file(name: str, raw: bytes) -> ReadResult:
     (3, 2, 1, ["month '2019-13' is not YYYY-MM"])
     """
     data = decode(name, raw)
-    first = next(csv.reader(io.StringIO(data.split(b"\n", 1)[0].decode("utf-8"))))
+    end = data.find(b"\n")
+    first = next(csv.reader(io.StringIO(_text(name, data[:end] if end >= 0 else data))), [])
     header = [h.strip() for h in first]
     if header == STREET_HEADER:
         fmt = "street"
@@ -216,9 +228,11 @@ def read_crime_file(name: str, raw: bytes) -> ReadResult:
                          param="path")
     sha = hashlib.sha256(raw).hexdigest()
     offences, rej2 = (_street if fmt == "street" else _legacy)(name, table, lines)
-    rejects = pd.concat([rejects, rej2], ignore_index=True).sort_values("line", kind="stable").reset_index(drop=True)
-    return ReadResult(name, sha, fmt, len(table) + int(rejects["reason"].str.startswith("row has").sum()),
-                      offences, rejects)
+    short = len(rejects)  # rows with the wrong number of fields, not in ``table``
+    if len(rej2):
+        rejects = (pd.concat([rejects, rej2], ignore_index=True) if short else rej2)
+        rejects = rejects.sort_values("line", kind="stable").reset_index(drop=True)
+    return ReadResult(name, sha, fmt, len(table) + short, offences, rejects)
 
 
 def _parse_rows(name: str, data: bytes, header: list[str]) -> tuple[pa.RecordBatch, np.ndarray, pd.DataFrame]:
@@ -238,7 +252,7 @@ def _parse_rows(name: str, data: bytes, header: list[str]) -> tuple[pa.RecordBat
     except pa.ArrowInvalid:  # some row has the wrong number of fields: read row by row, reject those rows
         pass
     rows, lines, bad = [], [], []
-    for i, row in enumerate(csv.reader(io.StringIO(data.decode("utf-8")))):
+    for i, row in enumerate(csv.reader(io.StringIO(_text(name, data)))):
         if i == 0:
             continue
         if len(row) == ncols:
@@ -280,64 +294,78 @@ def _common(name: str, d: pa.RecordBatch, lines: np.ndarray, lon: np.ndarray, la
     unknown_force = np.array([f is None for f in forces], dtype=bool)[fidx] if n else np.zeros(0, bool)
     unknown_type = pc.is_null(crime_type).to_numpy(zero_copy_only=False)
     fault = bad_month | unknown_force | unknown_type | bad_xy
-    ok = ~fault
     rejects = _reasons(name, d, lines, np.flatnonzero(fault), bad_month, unknown_force, unknown_type)
 
-    keep = pa.array(np.flatnonzero(ok))
-    m = len(keep)
-    kept_force = pa.array(fidx).take(keep)  # each kept row's position in the force names
-    slug = pa.array([f.slug if f else None for f in forces], pa.string()).take(kept_force)
-    pfa = pa.array([f.pfa_code if f else None for f in forces], pa.string()).take(kept_force)
-    month_ok = month.take(keep)
-
-    # offence ids: the Crime ID, else sha256(force, month, row content, k-th repeat of that content)
-    given = _trim(id_col).take(keep) if id_col is not None else pa.array([""] * m, pa.string())
-    need = pc.equal(given, "").to_numpy(zero_copy_only=False)
-    if need.any():
-        rows = keep.take(pa.array(np.flatnonzero(need)))
-        content = pc.binary_join_element_wise(*[c.take(rows) for c in d.columns], "\x1f")
-        codes, _ = pd.factorize(content.to_numpy(zero_copy_only=False))
-        k = pd.Series(codes).groupby(codes).cumcount().astype(str).to_numpy(dtype=object)
-        keys = pc.binary_join_element_wise(slug.filter(need), month_ok.filter(need), content, pa.array(k), "\x1f")
-        hashed = pa.array([hashlib.sha256(s.encode()).hexdigest() for s in keys.to_pylist()], pa.string())
-        offence_id = pc.replace_with_mask(given, pa.array(need), hashed)
-    else:
-        offence_id = given
-
-    # police.uk snaps offences to a fixed set of points: one H3 cell per distinct point
-    okn = np.flatnonzero(ok)
-    located = has_xy[okn]
-    x, y = lon[okn], lat[okn]
-    h3_index = np.full(m, -1, dtype=np.int64)
-    cells = pa.array([], pa.string())
-    if located.any():
-        codes, first = distinct_xy(x[located], y[located])
-        cells = pa.array(points_to_h3(x[located][first], y[located][first], 10), pa.string())
-        h3_index[located] = codes
-    h3 = cells.take(pa.array(h3_index, mask=~located))
+    if fault.any():  # keep the good rows of every column once; most files have none to drop
+        ok = ~fault
+        keep = pa.array(np.flatnonzero(ok))
+        d = d.filter(pa.array(ok))
+        month, fidx, lines, crime_type = month.filter(pa.array(ok)), fidx[ok], lines[ok], crime_type.take(keep)
+        lon, lat, has_xy = lon[ok], lat[ok], has_xy[ok]
+        id_col, lsoa, outcome = (c.take(keep) if c is not None else None for c in (id_col, lsoa, outcome))
+    m = len(d)
+    slug = pa.array([f.slug if f else None for f in forces], pa.string()).take(pa.array(fidx))
+    pfa = pa.array([f.pfa_code if f else None for f in forces], pa.string()).take(pa.array(fidx))
     empty = pa.nulls(m, pa.string())
-    batch = pa.table({
-        "offence_id": offence_id,
-        "month": pc.strptime(pc.binary_join_element_wise(month_ok, "01", "-"), "%Y-%m-%d", "us"),
+    return pa.table({
+        "offence_id": _offence_ids(d, slug, month, id_col),
+        "month": pc.strptime(pc.binary_join_element_wise(month, "01", "-"), "%Y-%m-%d", "us"),
         "force": slug,
         "pfa_code": pfa,
-        "crime_type": crime_type.take(keep),
-        "crime_type_source": _trim(d["Crime type"]).take(keep),
-        "lsoa11": _blank_null(lsoa).take(keep) if lsoa is not None else empty,
-        "location": _trim(d["Location"]).take(keep),
-        "outcome": _blank_null(outcome).take(keep) if outcome is not None else empty,
-        H3_COLUMN: h3,
-        "lon": pa.array(x, mask=~located),
-        "lat": pa.array(y, mask=~located),
-        "source_line": pa.array(lines[okn], pa.int64()),
-    })
-    return batch, rejects
+        "crime_type": crime_type,
+        "crime_type_source": _trim(d["Crime type"]),
+        "lsoa11": _blank_null(lsoa) if lsoa is not None else empty,
+        "location": _trim(d["Location"]),
+        "outcome": _blank_null(outcome) if outcome is not None else empty,
+        H3_COLUMN: _h3_cells(lon, lat, has_xy),
+        "lon": pa.array(lon, mask=~has_xy),
+        "lat": pa.array(lat, mask=~has_xy),
+        "source_line": pa.array(lines, pa.int64()),
+    }), rejects
+
+
+def _offence_ids(d: pa.RecordBatch, slug: pa.Array, month: pa.Array, id_col: pa.Array | None) -> pa.Array:
+    """The Crime ID, else sha256(force, month, row content, k-th repeat of that content) as 64 hex digits."""
+    given = _trim(id_col) if id_col is not None else pa.array([""] * len(d), pa.string())
+    need = pc.equal(given, "").to_numpy(zero_copy_only=False)
+    if not need.any():
+        return given
+    rows = pa.array(np.flatnonzero(need))
+    content = pc.binary_join_element_wise(*[c.take(rows) for c in d.columns], "\x1f")
+    # k: how many rows with the same content came before this one (0 for the first)
+    codes = content.dictionary_encode().indices.to_numpy(zero_copy_only=False)
+    order = np.argsort(codes, kind="stable")
+    sorted_codes = codes[order]
+    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+    k = np.empty(len(codes), dtype=np.int64)
+    k[order] = np.arange(len(codes)) - np.repeat(starts, np.diff(np.r_[starts, len(codes)]))
+    keys = pc.binary_join_element_wise(slug.filter(pa.array(need)), month.filter(pa.array(need)), content,
+                                       pa.array(k).cast(pa.string()), "\x1f").cast(pa.binary())
+    sha = hashlib.sha256
+    hashed = pa.array([sha(b).hexdigest() for b in keys.to_pylist()], pa.string())
+    return pc.replace_with_mask(given, pa.array(need), hashed)
+
+
+def _h3_cells(lon: np.ndarray, lat: np.ndarray, located: np.ndarray) -> pa.Array:
+    """The resolution-10 H3 cell of each located point (null where unlocated); police.uk snaps offences to a fixed
+    set of points, so h3 is called once per distinct point."""
+    m = len(lon)
+    if not located.any():
+        return pa.nulls(m, pa.string())
+    codes, first = distinct_xy(lon[located], lat[located])
+    x, y = lon[located][first], lat[located][first]
+    text = cells_to_hex(xy_to_cells(x, y, 10))
+    cells = pa.Array.from_buffers(pa.string(), len(text), [None, pa.py_buffer(np.arange(len(text) + 1, dtype=np.int32)
+                                                                             * 15), pa.py_buffer(text)])
+    index = np.full(m, -1, dtype=np.int64)
+    index[located] = codes
+    return cells.take(pa.array(index, mask=~located))
 
 
 def _reasons(name, d, lines, rows, bad_month, unknown_force, unknown_type) -> pd.DataFrame:
     """The reject rows (file, line, reason) for the faulty ``rows``: the first fault of each, in that order."""
     if not len(rows):
-        return pd.DataFrame(columns=REJECT_COLUMNS)
+        return _NO_REJECTS
     take = pa.array(rows)
     month = _trim(d["Month"]).take(take).to_pylist()
     falls = _trim(d["Falls within"]).take(take).to_pylist()
@@ -355,6 +383,7 @@ def _reasons(name, d, lines, rows, bad_month, unknown_force, unknown_type) -> pd
     return pd.DataFrame({"file": name, "line": lines[rows], "reason": reasons}, columns=REJECT_COLUMNS)
 
 
+_NO_REJECTS = pd.DataFrame(columns=REJECT_COLUMNS)  # never modified: rejects are concatenated, not appended to
 _NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 
 
@@ -362,8 +391,11 @@ def _coords(a: pa.Array, b: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarra
     """Parsed coordinate pairs: (x, y, has a finite pair, is neither a pair nor blank)."""
 
     def number(s):
-        good = pc.match_substring_regex(s, _NUMBER)
-        return pc.cast(pc.if_else(good, s, None), pa.float64()).to_numpy(zero_copy_only=False)
+        try:  # blank is null; any other text must be a number (Arrow's float parsing), else the regex sorts it out
+            return pc.cast(pc.if_else(pc.equal(s, ""), None, s), pa.float64()).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid:
+            good = pc.match_substring_regex(s, _NUMBER)
+            return pc.cast(pc.if_else(good, s, None), pa.float64()).to_numpy(zero_copy_only=False)
 
     sa, sb = _trim(a), _trim(b)
     x, y = number(sa), number(sb)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import h3
+import h3.api.basic_int
 import numpy as np
 import pandas as pd
 import shapely
@@ -32,6 +33,40 @@ def points_to_h3(lon, lat, resolution: int) -> np.ndarray:
                      dtype=object)
     out[ok] = cells[codes]
     return out
+
+
+def xy_to_cells(lon, lat, resolution: int) -> np.ndarray:
+    """H3 cell (as uint64) of each lon/lat point, all finite; one call of h3 per point, no string made.
+
+    Examples
+    --------
+    >>> cells_to_hex(xy_to_cells([-2.4497], [52.6766], 9)).tolist()
+    [b'89195c462d7ffff']
+    """
+    f = h3.api.basic_int.latlng_to_cell
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    return np.fromiter(map(f, lat.tolist(), lon.tolist(), [resolution] * len(lon)), dtype=np.uint64, count=len(lon))
+
+
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def cells_to_hex(cells) -> np.ndarray:
+    """The H3 strings of uint64 cells as fixed-width bytes (``S15``: a cell's leading hex digit is always 0 and is
+    dropped, as ``h3.int_to_str`` does), formatted for the whole array at once.
+
+    Examples
+    --------
+    >>> cells_to_hex(np.array([h3.str_to_int("8a195ad6bc8ffff")], dtype=np.uint64)).tolist()
+    [b'8a195ad6bc8ffff']
+    """
+    c = np.ascontiguousarray(cells, dtype=np.uint64)
+    if len(c) and int(c.max()) >> 60:
+        raise ValueError("not H3 cells: the leading hex digit of a cell is 0")
+    b = c.astype(">u8").view(np.uint8).reshape(-1, 8)
+    out = np.empty((len(c), 16), dtype=np.uint8)
+    out[:, 0::2], out[:, 1::2] = _HEX[b >> 4], _HEX[b & 15]
+    return np.ascontiguousarray(out[:, 1:]).view("S15").ravel()
 
 
 def cells_to_parent(cells, resolution: int) -> np.ndarray:

@@ -128,6 +128,10 @@ def test_unreadable_zip_is_a_file_fault(tmp_path):
         (b"a,b,c,d,e,f,g,h,i\n1,2,3,4,5,6,7,8,9\n", "has 9 columns"),
         ((HEADER + "\nx,2019-01,Caf\xe9 Police,Caf\xe9,1,2,3,4,5,6,7,8\n").encode("latin-1"), "not UTF-8"),
         (bytes(range(256)) * 8, "not UTF-8"),
+        # a Latin-1 byte far past the head the reader checks itself: Arrow's check finds it
+        ((HEADER + "\n" + "x,2019-01,West Mercia Police,West Mercia Police,-2.5,52.7,On or near X,E01,n,Drugs,,\n"
+          * 2000 + "y,2019-01,West Mercia Police,West Mercia Police,-2.5,52.7,Caf\xe9,E01,n,Drugs,,\n"
+          ).encode("latin-1"), "not UTF-8"),
     ],
 )
 def test_more_file_level_faults(raw, words):

@@ -1,0 +1,48 @@
+"""data.batch helpers that ingest relies on for speed: they must give exactly what the plain way gives."""
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from data import batch
+
+
+def _exact_repeats(values: list) -> np.ndarray:
+    s = pd.Series(values, dtype=object)
+    return (s.duplicated(keep=False) & s.notna()).to_numpy()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 30), max_size=60), st.booleans())
+def test_repeated_marks_every_repeat_of_fixed_width_ids(picks, sliced):
+    """64-hex ids (the fast path): every value seen twice is marked, and on these inputs nothing else is."""
+    pool = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(31)]
+    values = [pool[i] for i in picks]
+    arr = pa.array(["x" * 64] + values)
+    arr = arr.slice(1) if sliced else pa.array(values, pa.string())  # a non-zero offset into the buffers
+    got = batch.repeated(arr)
+    assert got.tolist() == _exact_repeats(values).tolist()
+
+
+@given(st.lists(st.one_of(st.none(), st.text(max_size=5)), max_size=40))
+def test_repeated_on_any_strings_is_exact(values):
+    got = batch.repeated(pa.array(values, pa.string()))
+    assert got.tolist() == _exact_repeats(values).tolist()
+
+
+def test_repeated_on_a_chunked_column():
+    ids = pa.chunked_array([["a" * 64, "b" * 64], ["a" * 64]])
+    assert batch.repeated(ids).tolist() == [True, False, True]
+
+
+def test_force_months_on_grouped_and_ungrouped_rows_agree():
+    t = pa.table({"force": ["a", "a", "b", "b"], "month": pa.array([0, 1, 0, 0], pa.timestamp("us"))})
+    order, runs = batch.force_months(t)
+    assert order.tolist() == [0, 1, 2, 3]
+    shuffled = t.take(pa.array([3, 0, 2, 1]))
+    order2, runs2 = batch.force_months(shuffled)
+    assert order2.tolist() == [1, 3, 0, 2] and runs2 == runs
