@@ -80,6 +80,21 @@ def _tree(poly: gpd.GeoDataFrame) -> shapely.STRtree:
     return hit[1]
 
 
+def warm_assignment(layers: dict[str, tuple[gpd.GeoDataFrame, dict]]) -> None:
+    """Build, in this thread, what :func:`assign_batch` would build on first use: the search tree of each polygon
+    layer and the lookups of the chain vintage (so that processes forked from here share them)."""
+    for level in ("ward", "parish", "lsoa"):
+        if level in layers:
+            _tree(layers[level][0])
+    vintage = chain_vintage({k: v[1] for k, v in layers.items()})
+    _lookup("lsoa11_to_ward", vintage, "lsoa11", "lad")
+    _lookup("ward_to_lad", vintage, "ward", "lad")
+    _lookup("lad_to_csp_pfa", vintage, "lad", "csp")
+    _lookup("lad_to_csp_pfa", vintage, "lad", "pfa")
+    if "parish" in layers:
+        _lookup("unparished", 0, "lad", "ncp")
+
+
 class _Coded:
     """One code per offence, held as positions into a small array of values (codes repeat a great deal, so
     lookups run once per distinct value and nothing builds a million Python strings)."""

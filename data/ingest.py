@@ -8,9 +8,12 @@ File-level faults raise before anything is written, so a failed ingest changes n
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import multiprocessing as mp
 import os
+import shutil
+import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from data import batch
-from data.assignment import assign_batch, assign_offences
+from data.assignment import assign_batch, assign_offences, warm_assignment
 from data.readers import REJECT_COLUMNS, ReadResult, expand_paths, read_crime_file
-from data.store import Store
+from data.store import ASSIGNED_LEVELS, Store
 from geo.errors import InputError
 from geo.record import month_label
 
@@ -73,48 +76,165 @@ def read_all(paths, advance=lambda n=1, description=None: None, *, workers: int 
     :data:`PARALLEL_BYTES`, else this process); results come back in input order either way.
     """
     sources, ignored = expand_paths(paths)
+    return [r for r, _ in iter_read(sources, advance, workers=workers)], ignored
+
+
+def iter_read(sources, advance=lambda n=1, description=None: None, *, workers: int | None = None,
+              layers: dict | None = None):
+    """``(ReadResult, assignment)`` of each source (from :func:`data.readers.expand_paths`), in order; raises
+    InputError on the first file-level fault.
+
+    Workers as :func:`read_all`. With ``layers``, workers also assign what they read (:func:`assign_batch` on a
+    task of several files at once, aligned with ``ReadResult.table``); in this process, or without ``layers``,
+    ``assignment`` is None and the caller assigns.
+    """
     if workers is None:
         workers = os.cpu_count() or 1 if _input_bytes(sources) > PARALLEL_BYTES else 1
     workers = max(1, min(workers, len(sources)))
-    results = []
     if workers == 1 or "fork" not in mp.get_all_start_methods():
         for s in sources:
             advance(0, description=f"reading {Path(s.name).name}")
-            results.append(read_crime_file(s.name, s.read_bytes()))
+            yield read_crime_file(s.name, s.read_bytes()), None
             advance(1)
-        return results, ignored
-    global _SOURCES
-    _SOURCES = sources  # inherited by the forked workers: sources hold closures, which do not pickle
+        return
+    global _SOURCES, _LAYERS, _HANDOVER
+    if layers:
+        warm_assignment(layers)  # lookups and trees made once here are shared by the forked workers
+    _clear_stale_handovers()
+    # inherited by the forked workers (sources hold closures: no pickling)
+    _SOURCES, _LAYERS = sources, layers
+    _HANDOVER = tempfile.mkdtemp(prefix=f"{_HANDOVER_PREFIX}{os.getpid()}-", dir=_SHM)
     try:
         advance(0, description=f"reading {len(sources)} files on {workers} processes")
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
-            for out in pool.map(_read_one, range(len(sources)), chunksize=1):
-                if isinstance(out, tuple):  # a file-level fault in a worker: (message, param)
-                    raise InputError(out[0], param=out[1])
-                results.append(out)
-                advance(1)
-    finally:
-        _SOURCES = []
-    return results, ignored
+            for out in pool.map(_read_task, _tasks(sources, workers), chunksize=1):
+                if isinstance(out, _Fault):  # a file-level fault in a worker
+                    raise InputError(out.message, param=out.param)
+                results, lengths, handed = out
+                offences, assignment = _take_over(handed)
+                start = 0
+                for r, n in zip(results, lengths, strict=True):
+                    r.table = offences.slice(start, n)
+                    yield r, (assignment.slice(start, n) if assignment is not None else None)
+                    start += n
+                    advance(1)
+    finally:  # the pool has shut down: no worker writes here any more
+        shutil.rmtree(_HANDOVER, ignore_errors=True)
+        _SOURCES, _LAYERS, _HANDOVER = [], None, ""
 
 
+#: Input bytes per worker task: big enough that assigning a task's offences in one call costs little extra,
+#: small enough that the last task to finish leaves the other worker idle only briefly.
+TASK_BYTES = 8 << 20
 _SOURCES: list = []
+_LAYERS: dict | None = None
+#: Where workers put what they read: shared memory when the system has it, else the temporary folder.
+_SHM = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+_HANDOVER_PREFIX = "crimemap-read-"
+_HANDOVER = ""  # this read's folder under _SHM
 
 
-def _read_one(i: int):
-    s = _SOURCES[i]
+def _clear_stale_handovers() -> None:
+    """Remove the hand-over folders of reads whose process is gone (killed before its own clean-up)."""
+    for d in Path(_SHM or tempfile.gettempdir()).glob(f"{_HANDOVER_PREFIX}*"):
+        pid = d.name.removeprefix(_HANDOVER_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
     try:
-        return read_crime_file(s.name, s.read_bytes())
-    except InputError as e:
-        return (str(e), e.param)
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+@dataclass
+class _Fault:
+    """A file-level fault met in a worker (sent back as data: exceptions lose their attributes when pickled)."""
+
+    message: str
+    param: str | None
+
+
+def _tasks(sources, workers: int) -> list[list[int]]:
+    """Runs of consecutive sources of about :data:`TASK_BYTES` (at least two tasks per worker)."""
+    sizes = [_source_bytes(s) for s in sources]
+    target = max(1, min(TASK_BYTES, sum(sizes) // (2 * workers)))
+    tasks, cur, size = [], [], 0
+    for i, n in enumerate(sizes):
+        cur.append(i)
+        size += n
+        if size >= target:
+            tasks.append(cur)
+            cur, size = [], 0
+    return tasks + ([cur] if cur else [])
+
+
+def _read_task(indices: list[int]):
+    """Read (and with ``_LAYERS`` assign) the sources ``indices``, in a worker; a file fault is returned."""
+    results = []
+    for i in indices:
+        s = _SOURCES[i]
+        try:
+            results.append(read_crime_file(s.name, s.read_bytes()))
+        except InputError as e:
+            return _Fault(str(e), e.param)
+    tables = [batch.conform(r.table, extra=("source_line",)) for r in results]
+    offences = pa.concat_tables(tables)
+    assignment = assign_batch(offences, _LAYERS) if _LAYERS else None
+    for r in results:
+        r.table = None
+    handed = _hand_over(offences, assignment)
+    return results, [len(t) for t in tables], handed
+
+
+def _hand_over(offences: pa.Table, assignment: pa.Table | None):
+    """A worker's tables for the parent: an Arrow IPC file in this read's hand-over folder, which the parent maps
+    without copying (a pickle through the pipe costs a copy at each end and the parent's time); the tables
+    themselves when the file cannot be written (e.g. shared memory full)."""
+    both = offences
+    if assignment is not None:
+        for name in ASSIGNED_LEVELS:
+            both = both.append_column(f"assigned.{name}", assignment.column(name))
+    fd, path = tempfile.mkstemp(suffix=".arrow", dir=_HANDOVER)
+    try:
+        with os.fdopen(fd, "wb") as f, pa.ipc.new_file(f, both.schema) as w:
+            w.write_table(both)
+        return path
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        return both
+
+
+def _take_over(handed) -> tuple[pa.Table, pa.Table | None]:
+    """The (offences, assignment) a worker handed over (:func:`_hand_over`); the file is removed once mapped."""
+    if isinstance(handed, str):
+        try:
+            both = pa.ipc.open_file(pa.memory_map(handed)).read_all()
+        finally:
+            os.unlink(handed)
+    else:
+        both = handed
+    names = [n for n in both.column_names if n.startswith("assigned.")]
+    if not names:
+        return both, None
+    assignment = pa.table({**{c: both.column(c) for c in ("force", "month", "offence_id")},
+                           **{n.removeprefix("assigned."): both.column(n) for n in names}})
+    return both.drop_columns(names), assignment
+
+
+def _source_bytes(s) -> int:
+    p = Path(s.name.split("!", 1)[0])
+    return p.stat().st_size if p.is_file() else 0
 
 
 def _input_bytes(sources) -> int:
-    total = 0
-    for s in sources:
-        p = Path(s.name.split("!", 1)[0])
-        total += p.stat().st_size if p.is_file() else 0
-    return total
+    return sum(_source_bytes(s) for s in sources)
 
 
 def count_sources(paths) -> int:
@@ -128,15 +248,35 @@ def ingest(store: Store, paths, *, replace: bool = False, reject_path: str | Pat
     With ``replace``, every force-month present in the input is emptied first and filled from the input alone.
     ``workers``: processes reading files (see :func:`read_all`).
     """
-    results, ignored = read_all(paths, advance, workers=workers)
+    sources, ignored = expand_paths(paths)
+    layers = loaded_layers(store)
+    # files are assigned to areas in batches while the workers read on (assignment is row by row, so batches give
+    # what one call would); duplicates are dropped from both tables afterwards
+    results: list[ReadResult] = []
+    read: list[pa.Table] = []  # each file's offences as a batch
+    assigned: list[pa.Table | None] = []  # ... and their assignment, when a worker made it
+
+    for r, a in iter_read(sources, advance, workers=workers, layers=layers):
+        results.append(r)
+        read.append(batch.conform(r.table))
+        assigned.append(a)
+    todo = [i for i, a in enumerate(assigned) if a is None]
+    if todo:
+        advance(0, description="assigning to areas")
+        a = assign_batch(pa.concat_tables([read[i] for i in todo]), layers)
+        start = 0
+        for i in todo:
+            assigned[i] = a.slice(start, len(read[i]))
+            start += len(read[i])
     report = IngestReport(ignored=ignored)
     reps = [FileReport(r.source, r.sha256, r.fmt, r.rows, rejected=len(r.rejects)) for r in results]
     report.files = reps
     # files in force-month order (a police.uk file holds one force-month), so the store's partitions are runs of
     # rows and need no sort; files of one force-month keep their input order ("first occurrence kept" holds)
     order = sorted(range(len(results)), key=lambda i: _first_force_month(results[i].table))
-    tables = [batch.conform(results[i].table) for i in order]
+    tables = [read[i] for i in order]
     allnew = pa.concat_tables(tables) if tables else batch.empty()
+    alla = pa.concat_tables([assigned[i] for i in order]) if tables else assign_batch(allnew, layers)
     file_of = np.repeat(np.asarray(order, dtype=np.int64), [len(t) for t in tables])
     rejects = [r.rejects for r in results if len(r.rejects)]
     report.rejects = pd.concat(rejects, ignore_index=True) if rejects else pd.DataFrame(columns=REJECT_COLUMNS)
@@ -173,8 +313,7 @@ def ingest(store: Store, paths, *, replace: bool = False, reject_path: str | Pat
         rep.unlocated = rep.stored - rep.located
         assert rep.rows == rep.stored + rep.duplicates + rep.rejected, rep  # nothing lost silently
 
-    advance(0, description="assigning to areas")
-    assignment = assign_batch(new, loaded_layers(store))
+    assignment = batch.keep_rows(alla, ~dup)
     if reject_path is not None and len(report.rejects):
         Path(reject_path).parent.mkdir(parents=True, exist_ok=True)
         report.rejects.to_csv(reject_path, index=False)

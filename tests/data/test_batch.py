@@ -46,3 +46,17 @@ def test_force_months_on_grouped_and_ungrouped_rows_agree():
     shuffled = t.take(pa.array([3, 0, 2, 1]))
     order2, runs2 = batch.force_months(shuffled)
     assert order2.tolist() == [1, 3, 0, 2] and runs2 == runs
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.booleans(), max_size=50), st.integers(0, 2))
+def test_keep_rows_is_a_filter(mask, chunks):
+    values = list(range(len(mask)))
+    parts = [values[i::chunks + 1] for i in range(chunks + 1)] if chunks else [values]
+    schema = pa.schema([("a", pa.int64())])
+    table = pa.Table.from_batches([pa.record_batch({"a": pa.array(p, pa.int64())}) for p in parts if p],
+                                  schema=schema)
+    order = [v for p in parts for v in p]
+    m = np.array([mask[v] for v in order], dtype=bool)
+    got = batch.keep_rows(table, m).column("a").to_pylist()
+    assert got == [v for v in order if mask[v]]

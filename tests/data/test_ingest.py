@@ -2,14 +2,17 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from data.ingest import ingest
 from data.store import open_store
+from tests.conftest import SHARED
 
 CLI = [sys.executable, "-c", "from api.cli import main; main()"]
 
@@ -135,11 +138,31 @@ def test_cli_help_lists_the_design_commands():
     _ = Path
 
 
+def _with_wm_layers(store):
+    from boundaries.layers import read_boundary_file
+    from data.ingest import reassign_all
+
+    for path, level in (("boundaries/wards/wards_dec2019_west_mercia.geojson", "ward"),
+                        ("boundaries/parish/par_oa_dissolved_west_mercia.geojson", "parish")):
+        layer, meta = read_boundary_file(SHARED / path, level)
+        store.save_layer(level, layer, meta, reassign_all(store, (level, layer, meta)))
+    return store
+
+
+def _handovers() -> set:
+    from data import ingest as ingest_module
+
+    base = Path(ingest_module._SHM or tempfile.gettempdir())
+    return set(base.glob(f"{ingest_module._HANDOVER_PREFIX}{os.getpid()}-*"))
+
+
 def test_files_read_on_worker_processes_give_the_same_store(tmp_path, wm_months):
-    """The process-pool path of large ingests stores exactly what the in-process path stores."""
-    one, two = open_store(tmp_path / "one"), open_store(tmp_path / "two")
+    """The process-pool path of large ingests (workers read *and assign* files, and hand their tables over in
+    shared memory) stores exactly what the in-process path stores, and leaves no hand-over files behind."""
+    one, two = _with_wm_layers(open_store(tmp_path / "one")), _with_wm_layers(open_store(tmp_path / "two"))
     r1 = ingest(one, wm_months, workers=1)
     r2 = ingest(two, wm_months, workers=2)
+    assert not _handovers()
     assert [f.as_dict() for f in r1.files] == [f.as_dict() for f in r2.files]
     key = ["force", "month", "offence_id"]
     a = one.read_offences().sort_values(key).reset_index(drop=True)
@@ -147,8 +170,9 @@ def test_files_read_on_worker_processes_give_the_same_store(tmp_path, wm_months)
     assert len(a) == sum(f.stored for f in r1.files) > 40_000
     pd.testing.assert_frame_equal(a.drop(columns="geometry"), b.drop(columns="geometry"))
     assert a.geometry.geom_equals_exact(b.geometry, 0).sum() == a.geometry.notna().sum()
-    pd.testing.assert_frame_equal(one.read_assignment().sort_values(key).reset_index(drop=True),
-                                  two.read_assignment().sort_values(key).reset_index(drop=True))
+    assigned = one.read_assignment().sort_values(key).reset_index(drop=True)
+    assert (assigned["ward"] != "outside").sum() > 40_000 and assigned["parish"].str.startswith("E").sum() > 40_000
+    pd.testing.assert_frame_equal(assigned, two.read_assignment().sort_values(key).reset_index(drop=True))
 
 
 def test_a_file_fault_on_a_worker_process_is_one_clear_error_and_changes_nothing(tmp_path, wm_months):
@@ -166,3 +190,23 @@ def test_a_file_fault_on_a_worker_process_is_one_clear_error_and_changes_nothing
     else:
         raise AssertionError("a truncated gzip among the files must fail the ingest")
     assert (tmp_path / "s" / "catalogue.json").read_text() == before
+    assert not _handovers()
+
+
+def test_hand_over_folders_of_killed_ingests_are_cleared(tmp_path):
+    """A hand-over folder whose process is gone (an ingest killed with SIGKILL) is removed by the next read."""
+    from data import ingest as ingest_module
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    base = Path(ingest_module._SHM or tempfile.gettempdir())
+    stale = base / f"{ingest_module._HANDOVER_PREFIX}{int(dead.stdout)}-test"
+    live = base / f"{ingest_module._HANDOVER_PREFIX}{os.getpid()}-test"
+    for d in (stale, live):
+        d.mkdir()
+        (d / "x.arrow").write_bytes(b"x")
+    try:
+        ingest_module._clear_stale_handovers()
+        assert not stale.exists() and live.exists()
+    finally:
+        for d in (stale, live):
+            shutil.rmtree(d, ignore_errors=True)
