@@ -67,6 +67,38 @@ def build_demo(store) -> list[str]:
     return done
 
 
+def serve_warm_paths(store) -> list[str]:
+    """What ``crimemap serve`` requests of itself as each worker starts (the demo's list, for any store): the
+    public GeoJSON of every loaded polygon level and LADs, and public tiles (h3 at both public resolutions, the
+    loaded polygon levels) around one stored offence. Building the suppressed public cubes takes seconds the
+    first time; afterwards tiles and areas come from memory.
+
+    Examples
+    --------
+    >>> from data.store import open_store
+    >>> serve_warm_paths(open_store("/nonexistent-crimemap-store"))
+    []
+    """
+    import morecantile
+
+    paths = [f"/areas/{lv}" for lv in ("ward", "parish") if lv in store.layers()]
+    cov = store.coverage()
+    if not len(cov):
+        return paths
+    paths.append("/areas/lad")
+    last = cov.sort_values(["located", "month"]).iloc[-1]  # the force-month with the most located offences
+    month = last["month"].date()
+    pts = store.read_offences(months=(month, month), forces=[last["force"]], columns=["geometry"]).geometry
+    pts = pts[pts.notna() & ~pts.is_empty]
+    if not len(pts):
+        return paths
+    x, y = float(pts.x.median()), float(pts.y.median())
+    for z, layers in ((8, ("h3",)), (12, ("h3", *(lv for lv in ("parish", "ward") if lv in store.layers())))):
+        t = morecantile.tms.get("WebMercatorQuad").tile(x, y, z)
+        paths += [f"/tiles/{layer}/{z}/{t.x}/{t.y}.mvt" for layer in layers]
+    return paths
+
+
 #: the Gi* runs the demo caches so /maps/hotspots has hot spots out of the box (all crime, every loaded month,
 #: the permutations and seed the web layer looks up: ``api.routes_hotspots.DEFAULTS``)
 DEMO_HOTSPOT_LEVELS = ("h3:8", "h3:9")
@@ -131,9 +163,15 @@ def serve_cmd(
 ) -> None:
     """Serve a store over HTTP: GeoJSON, vector tiles, maps, briefings, exports (OpenAPI at /docs)."""
     from api.settings import Settings
-    from data.store import default_store_location
+    from data.store import default_store_location, open_store
 
-    settings = Settings(store=store or default_store_location(), host=host, port=port, tokens_file=tokens)
+    location = store or default_store_location()
+    try:
+        warm = serve_warm_paths(open_store(location))
+    except Exception as e:  # noqa: BLE001 - warming is an optimisation: serve a store it cannot look into anyway
+        err.print(f"not warming caches ({type(e).__name__}: {str(e)[:160]})", markup=False)
+        warm = []
+    settings = Settings(store=location, host=host, port=port, tokens_file=tokens, warm=warm)
     err.print(f"serving {settings.store} on http://{host}:{port}/ with {workers} worker(s) (API docs at /docs)",
               markup=False)
     _serve(settings, workers)

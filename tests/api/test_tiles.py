@@ -81,3 +81,21 @@ def test_hotspot_tiles_need_a_token(client):
     assert client.get(f"/tiles/hotspots/10/{x}/{y}.mvt").status_code == 401
     feats = features(client, "hotspots", 10, "analyst")
     assert feats and {"z", "class"} <= set(feats[0]["properties"])
+
+
+def test_serve_warms_public_areas_and_tiles_where_the_data_is(web_store, client):
+    """`crimemap serve` requests these of itself as it starts: each answers, and the tiles hold areas."""
+    from api.cli_serve import serve_warm_paths
+
+    paths = serve_warm_paths(web_store)
+    assert paths[:3] == ["/areas/ward", "/areas/parish", "/areas/lad"]
+    tiles = [p for p in paths if p.startswith("/tiles/")]
+    assert {p.split("/")[2] for p in tiles} == {"h3", "parish", "ward"}
+    assert {p.split("/")[3] for p in tiles} == {"8", "12"}
+    for p in paths:
+        r = client.get(p)
+        assert r.status_code == 200, (p, r.text[:200])
+        if p.startswith("/tiles/"):
+            layer = p.split("/")[2]
+            found = mapbox_vector_tile.decode(r.content).get(layer, {}).get("features", [])
+            assert found, p  # public cells may be suppressed, but they are there
