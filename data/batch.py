@@ -159,23 +159,22 @@ def force_months(table: pa.Table) -> tuple[np.ndarray, dict[tuple[str, dt.date],
     """
     if not len(table):
         return np.zeros(0, dtype=np.int64), {}
-    force = table.column("force").combine_chunks().dictionary_encode()
-    month = table.column("month").combine_chunks().dictionary_encode()
-    fnames = force.dictionary.to_pylist()
+    force, fidx = _encoded(table.column("force"))
+    month, midx = _encoded(table.column("month"))
+    fnames = force.to_pylist()
     fsorted = np.argsort(np.array(fnames, dtype=object))  # codes in (force name, month) order
     frank = np.empty(len(fnames), dtype=np.int64)
     frank[fsorted] = np.arange(len(fnames))
-    mvals = month.dictionary.to_numpy(zero_copy_only=False)
+    mvals = month.to_numpy(zero_copy_only=False)
     mrank = np.empty(len(mvals), dtype=np.int64)
     mrank[np.argsort(mvals)] = np.arange(len(mvals))
     nm = len(mvals)
-    code = (frank[force.indices.to_numpy(zero_copy_only=False)] * nm
-            + mrank[month.indices.to_numpy(zero_copy_only=False)])
+    code = frank[fidx] * nm + mrank[midx]
     # ingest concatenates files in force-month order, so the rows are usually grouped already
     grouped = bool((code[1:] >= code[:-1]).all())
     order = np.arange(len(code)) if grouped else np.argsort(code, kind="stable")
     bounds = np.searchsorted(code if grouped else code[order], np.arange(len(fnames) * nm + 1))
-    months = [m.date() if hasattr(m, "date") else m for m in month.dictionary.to_pylist()]
+    months = [m.date() if hasattr(m, "date") else m for m in month.to_pylist()]
     runs = {}
     for fi, name in enumerate(fnames):
         for mi, m in enumerate(months):
@@ -183,6 +182,17 @@ def force_months(table: pa.Table) -> tuple[np.ndarray, dict[tuple[str, dt.date],
             if bounds[j + 1] > bounds[j]:
                 runs[(name, m)] = (int(bounds[j]), int(bounds[j + 1]))
     return order, runs
+
+
+def _encoded(column) -> tuple[pa.Array, np.ndarray]:
+    """(distinct values, each row's position among them) of a column, chunk by chunk (a batch's chunks are its
+    files, each mostly one value: cheaper than combining the chunks first)."""
+    col = pa.chunked_array(column) if not isinstance(column, pa.ChunkedArray) else column
+    if col.num_chunks == 0:
+        return pa.array([], col.type), np.zeros(0, dtype=np.int64)
+    enc = pc.dictionary_encode(col).unify_dictionaries()
+    idx = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in enc.chunks]).astype(np.int64)
+    return enc.chunks[0].dictionary, idx
 
 
 def located(table: pa.Table) -> np.ndarray:
@@ -195,34 +205,60 @@ def repeated(strings) -> np.ndarray:
     with another value: a superset of the repeats, for an exact test of those few rows.
 
     Offence ids are nearly always 64 hex digits (police.uk Crime IDs and the readers' sha256 ids): when every
-    value has one length, the values are hashed straight from the Arrow buffer, eight bytes at a time, with no
-    Python string made; other columns go through a dictionary encoding.
+    value has one length, each chunk's values are hashed straight from its Arrow buffers, eight bytes at a time,
+    with no Python string made and no copy of the column; other columns go through a dictionary encoding.
 
     Examples
     --------
     >>> repeated(pa.array(["ab", "cd", "ab", None])).tolist()
     [True, False, True, False]
     """
-    a = pa.chunked_array(strings).combine_chunks() if not isinstance(strings, pa.Array) else strings
-    n = len(a)
+    chunks = [strings] if isinstance(strings, pa.Array) else list(pa.chunked_array(strings).chunks)
+    n = sum(len(c) for c in chunks)
     if n == 0:
         return np.zeros(0, dtype=bool)
-    offsets = np.frombuffer(a.buffers()[1], dtype=np.int32 if a.type == pa.string() else np.int64,
-                            count=n + 1, offset=a.offset * (4 if a.type == pa.string() else 8))
-    width = int(offsets[1] - offsets[0])
-    if a.null_count == 0 and width >= 8 and width % 8 == 0 and (np.diff(offsets) == width).all():
-        words = np.frombuffer(a.buffers()[2], dtype=np.uint8, count=n * width, offset=int(offsets[0]))
-        words = words.view(np.uint64).reshape(n, width // 8)
-        h = np.zeros(n, dtype=np.uint64)
-        with np.errstate(over="ignore"):
-            for j in range(words.shape[1]):  # a multiply-xorshift mix of each word in turn
-                h = (h ^ words[:, j]) * np.uint64(0x9E3779B97F4A7C15)
-                h ^= h >> np.uint64(29)
-        return pd.Series(h).duplicated(keep=False).to_numpy()
+    hashes = [_hash_fixed_width(c) for c in chunks]
+    if all(h is not None for h in hashes):
+        h = np.concatenate(hashes)
+        s = np.sort(h)
+        again = np.unique(s[1:][s[1:] == s[:-1]])  # hashes seen twice or more (few)
+        if not len(again):
+            return np.zeros(n, dtype=bool)
+        at = np.minimum(np.searchsorted(again, h), len(again) - 1)  # (np.isin sorts all n hashes again)
+        return again[at] == h
+    a = pa.chunked_array(chunks, type=chunks[0].type).combine_chunks()
     codes = pc.dictionary_encode(a).indices.to_numpy(zero_copy_only=False)
     out = pd.Series(codes).duplicated(keep=False).to_numpy()
     return out & ~pc.is_null(a).to_numpy(zero_copy_only=False)
 
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _hash_fixed_width(a: pa.Array) -> np.ndarray | None:
+    """A 64-bit hash of each value of a string array whose values all have one length, a multiple of 8 bytes
+    (None otherwise, or when a value is null): a multiply-xor of the value's 8-byte words, read in place."""
+    if len(a) == 0:
+        return np.zeros(0, dtype=np.uint64)
+    if a.null_count or a.type not in (pa.string(), pa.large_string()):
+        return None
+    wide = a.type == pa.large_string()
+    offsets = np.frombuffer(a.buffers()[1], dtype=np.int64 if wide else np.int32, count=len(a) + 1,
+                            offset=a.offset * (8 if wide else 4))
+    width = int(offsets[1] - offsets[0])
+    if width < 8 or width % 8 or int(offsets[-1] - offsets[0]) != width * len(a) or (np.diff(offsets) != width).any():
+        return None
+    words = np.frombuffer(a.buffers()[2], dtype=np.uint8, count=len(a) * width, offset=int(offsets[0]))
+    words = words.view(np.uint64).reshape(len(a), width // 8)  # numpy reads unaligned words too
+    with np.errstate(over="ignore"):
+        h = words[:, 0].copy()
+        for j in range(1, words.shape[1]):
+            h *= _MIX
+            h ^= words[:, j]
+        h ^= h >> np.uint64(29)
+        h *= _MIX
+        h ^= h >> np.uint64(32)
+    return h
 
 
 def keep_rows(table: pa.Table, mask: np.ndarray) -> pa.Table:

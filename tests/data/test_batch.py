@@ -34,9 +34,15 @@ def test_repeated_on_any_strings_is_exact(values):
     assert got.tolist() == _exact_repeats(values).tolist()
 
 
-def test_repeated_on_a_chunked_column():
+def test_repeated_on_chunked_and_large_string_columns():
     ids = pa.chunked_array([["a" * 64, "b" * 64], ["a" * 64]])
     assert batch.repeated(ids).tolist() == [True, False, True]
+    mixed = pa.chunked_array([["a" * 64, "b" * 64], ["a" * 64, "short", "short"]])  # not all one width
+    assert batch.repeated(mixed).tolist() == [True, False, True, True, True]
+    large = pa.array(["c" * 16, "d" * 16, "c" * 16], pa.large_string())
+    assert batch.repeated(large).tolist() == [True, False, True]
+    odd = pa.array(["x" * 64, "y" * 64, "x" * 64]).slice(1)  # values not at offset 0 of the buffer
+    assert batch.repeated(odd).tolist() == [False, False]
 
 
 def test_force_months_on_grouped_and_ungrouped_rows_agree():
