@@ -6,6 +6,7 @@ traceback instead.
 
 from __future__ import annotations
 
+import signal
 import sys
 import traceback
 
@@ -44,11 +45,37 @@ except ImportError:  # pragma: no cover
 from api import cli_scale  # noqa: E402,F401 - national scale on Dask (issue 8; dask itself is imported when run)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM received."""
+
+
+_SIGNALLED: list[int] = []
+
+
+def _on_signal(signum, frame) -> None:
+    """SIGINT and SIGTERM unwind the command (clean-ups run); typer turns the interrupt into exit code 130, so
+    the signal is noted here for :func:`main` to report."""
+    _SIGNALLED.append(signum)
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def _interrupted(e: KeyboardInterrupt | None = None) -> None:
+    err.print("crimemap: interrupted; nothing was changed by the step that was running", markup=False)
+    term = isinstance(e, Terminated) or (e is None and signal.SIGTERM in _SIGNALLED)
+    sys.exit(143 if term else 130)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the console script: run the app and turn errors into one line and an exit code."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args = list(argv if argv is not None else sys.argv[1:])
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]  # a flag of this wrapper, not of the commands
+    # SIGTERM (a service manager stopping us, `kill`) unwinds like Ctrl-C, so clean-ups run (e.g. the hand-over
+    # files of ingest's workers); `serve` puts uvicorn's own handlers in place of these
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
     try:
-        rc = app(args=argv, standalone_mode=False)
+        rc = app(args=args, standalone_mode=False)
     except SystemExit:
         raise
     except InputError as e:
@@ -56,20 +83,23 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         err.print(f"crimemap: error: {e}", markup=False)
         sys.exit(2)
-    except KeyboardInterrupt:
-        err.print("crimemap: interrupted; nothing was changed by the step that was running", markup=False)
-        sys.exit(130)
+    except KeyboardInterrupt as e:
+        _interrupted(e)
     except Exception as e:  # noqa: BLE001 - the last line of defence: one line, never a traceback
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
+        # typer's own copy of click (typer >= 0.26) or click itself: usage errors show their usage line
+        if callable(getattr(e, "show", None)) and isinstance(getattr(e, "exit_code", None), int):
             e.show()
             sys.exit(e.exit_code if e.exit_code else 2)
-        if isinstance(e, click.exceptions.Abort):
+        if type(e).__name__ == "Abort":  # click turns Ctrl-C (and our SIGTERM) into Abort
+            cause = e.__cause__ or e.__context__
+            if isinstance(cause, KeyboardInterrupt):
+                _interrupted(cause)
             sys.exit(1)
         if debug:
             traceback.print_exc()
         err.print(f"crimemap: internal error: {type(e).__name__}: {str(e)[:300]} (run with --debug for details)",
                   markup=False)
         sys.exit(1)
+    if _SIGNALLED:  # typer caught the interrupt (exit code 130)
+        _interrupted()
     sys.exit(rc if isinstance(rc, int) else 0)

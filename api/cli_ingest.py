@@ -27,13 +27,15 @@ def ingest_cmd(
     paths: list[Path] = typer.Argument(..., help="police.uk CSV, .csv.gz, archive zip, folder, or 2011-format file."),
     replace: bool = typer.Option(False, "--replace", help="Replace the force-months in the input instead of adding."),
     rejects: Path | None = typer.Option(None, "--rejects", help="Reject file (CSV: file, line, reason)."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Processes that read and assign files "
+                                       "(default: one per CPU when the input is over 16 MB, else 1)."),
     store: str | None = StoreOption,
 ) -> None:
     """Ingest police.uk offence files: every row is stored, a duplicate, or rejected with a reason."""
     st = open_store(store)
     with progress("ingesting", total=count_sources(paths)) as advance:
         reject_path = rejects or default_reject_path(st)
-        rep = ingest(st, paths, replace=replace, reject_path=reject_path, advance=advance)
+        rep = ingest(st, paths, replace=replace, reject_path=reject_path, advance=advance, workers=workers)
     for f in rep.files:
         err.print(f"{f.source}: {f.rows} rows read = {f.stored} stored ({f.located} located, {f.unlocated} unlocated)"
                   f" + {f.duplicates} duplicates + {f.rejected} rejected", markup=False)

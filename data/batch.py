@@ -226,7 +226,8 @@ def repeated(strings) -> np.ndarray:
             return np.zeros(n, dtype=bool)
         at = np.minimum(np.searchsorted(again, h), len(again) - 1)  # (np.isin sorts all n hashes again)
         return again[at] == h
-    a = pa.chunked_array(chunks, type=chunks[0].type).combine_chunks()
+    # large_string: one array of more than 2 GB of ids (about 33M of 64 characters) would overflow string offsets
+    a = pa.chunked_array(chunks, type=chunks[0].type).cast(pa.large_string()).combine_chunks()
     codes = pc.dictionary_encode(a).indices.to_numpy(zero_copy_only=False)
     out = pd.Series(codes).duplicated(keep=False).to_numpy()
     return out & ~pc.is_null(a).to_numpy(zero_copy_only=False)

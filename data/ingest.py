@@ -13,6 +13,7 @@ import datetime as dt
 import multiprocessing as mp
 import os
 import shutil
+import signal
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -97,16 +98,15 @@ def iter_read(sources, advance=lambda n=1, description=None: None, *, workers: i
             yield read_crime_file(s.name, s.read_bytes()), None
             advance(1)
         return
-    global _SOURCES, _LAYERS, _HANDOVER
     if layers:
         warm_assignment(layers)  # lookups and trees made once here are shared by the forked workers
     _clear_stale_handovers()
-    # inherited by the forked workers (sources hold closures: no pickling)
-    _SOURCES, _LAYERS = sources, layers
-    _HANDOVER = tempfile.mkdtemp(prefix=f"{_HANDOVER_PREFIX}{os.getpid()}-", dir=_SHM)
+    handover = tempfile.mkdtemp(prefix=f"{_HANDOVER_PREFIX}{os.getpid()}-", dir=_SHM)
     try:
         advance(0, description=f"reading {len(sources)} files on {workers} processes")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+        # the workers' state comes with the fork (sources hold closures, which do not pickle)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"), initializer=_worker_init,
+                                 initargs=(sources, layers, handover)) as pool:
             for out in pool.map(_read_task, _tasks(sources, workers), chunksize=1):
                 if isinstance(out, _Fault):  # a file-level fault in a worker
                     raise InputError(out.message, param=out.param)
@@ -119,19 +119,25 @@ def iter_read(sources, advance=lambda n=1, description=None: None, *, workers: i
                     start += n
                     advance(1)
     finally:  # the pool has shut down: no worker writes here any more
-        shutil.rmtree(_HANDOVER, ignore_errors=True)
-        _SOURCES, _LAYERS, _HANDOVER = [], None, ""
+        shutil.rmtree(handover, ignore_errors=True)
 
 
 #: Input bytes per worker task: big enough that assigning a task's offences in one call costs little extra,
 #: small enough that the last task to finish leaves the other worker idle only briefly.
 TASK_BYTES = 8 << 20
-_SOURCES: list = []
+_SOURCES: list = []  # a worker's state (set by _worker_init in each worker process)
 _LAYERS: dict | None = None
+_HANDOVER = ""  # the read's hand-over folder under _SHM
 #: Where workers put what they read: shared memory when the system has it, else the temporary folder.
 _SHM = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 _HANDOVER_PREFIX = "crimemap-read-"
-_HANDOVER = ""  # this read's folder under _SHM
+
+
+def _worker_init(sources, layers, handover) -> None:
+    global _SOURCES, _LAYERS, _HANDOVER
+    _SOURCES, _LAYERS, _HANDOVER = sources, layers, handover
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a worker stopped by its pool just ends (no CLI handler)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent winds the pool down
 
 
 def _clear_stale_handovers() -> None:
@@ -200,14 +206,16 @@ def _hand_over(offences: pa.Table, assignment: pa.Table | None):
     if assignment is not None:
         for name in ASSIGNED_LEVELS:
             both = both.append_column(f"assigned.{name}", assignment.column(name))
-    fd, path = tempfile.mkstemp(suffix=".arrow", dir=_HANDOVER)
+    path = None
     try:
+        fd, path = tempfile.mkstemp(suffix=".arrow", dir=_HANDOVER)
         with os.fdopen(fd, "wb") as f, pa.ipc.new_file(f, both.schema) as w:
             w.write_table(both)
         return path
     except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
+        if path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
         return both
 
 

@@ -252,14 +252,22 @@ def _parse_rows(name: str, data: bytes, header: list[str]) -> tuple[pa.RecordBat
     except pa.ArrowInvalid:  # some row has the wrong number of fields: read row by row, reject those rows
         pass
     rows, lines, bad = [], [], []
-    for i, row in enumerate(csv.reader(io.StringIO(_text(name, data)))):
-        if i == 0:
-            continue
-        if len(row) == ncols:
-            rows.append(row)
-            lines.append(i + 1)
-        elif row:
-            bad.append((name, i + 1, f"row has {len(row)} fields; expected {ncols}"))
+    text = _text(name, data)
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))  # an enormous field is a row fault, not fatal
+    # newline="": a carriage return ends a row, as it does for Arrow (csv would refuse one inside a field)
+    reader = enumerate(csv.reader(io.StringIO(text, newline="")))
+    try:
+        for i, row in reader:
+            if i == 0:
+                continue
+            if len(row) == ncols:
+                rows.append(row)
+                lines.append(i + 1)
+            elif row:
+                bad.append((name, i + 1, f"row has {len(row)} fields; expected {ncols}"))
+    except csv.Error as e:
+        raise InputError(f"{name}: unreadable CSV after row {len(rows) + len(bad) + 1} ({e}); expected a police.uk "
+                         f"CSV", param="path") from None
     cols = list(zip(*rows, strict=True)) if rows else [()] * ncols
     t = pa.table({h: pa.array(list(c), pa.string()) for h, c in zip(header, cols, strict=True)})
     return _one_batch(t, header), np.asarray(lines, dtype=np.int64), pd.DataFrame(bad, columns=REJECT_COLUMNS)

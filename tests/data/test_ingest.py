@@ -210,3 +210,35 @@ def test_hand_over_folders_of_killed_ingests_are_cleared(tmp_path):
     finally:
         for d in (stale, live):
             shutil.rmtree(d, ignore_errors=True)
+
+
+def test_sigterm_mid_ingest_is_one_line_changes_nothing_and_leaves_no_hand_over(tmp_path, shared_data):
+    """A service manager's SIGTERM while workers read: exit 143 with one line, the store as before, and the
+    workers' shared-memory hand-over folder removed (the clean-up runs)."""
+    import signal
+    import time
+
+    from data import ingest as ingest_module
+
+    files = sorted(str(p) for p in (shared_data / "crime" / "street").glob("*/*.csv.gz"))
+    store = tmp_path / "s"
+    p = subprocess.Popen([*CLI, "ingest", *files, "--workers", "2", "--store", str(store)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = Path(ingest_module._SHM or tempfile.gettempdir())
+    pattern = f"{ingest_module._HANDOVER_PREFIX}{p.pid}-*"
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(base.glob(pattern)) and p.poll() is None:
+        time.sleep(0.005)
+    assert p.poll() is None, "the ingest ended before its workers were seen; nothing was tested"
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 143, err[-500:]
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("crimemap: interrupted")
+    assert not list(base.glob(pattern))
+    assert not open_store(store).coverage().shape[0]
+
+
+def test_a_usage_error_is_the_usage_line_and_exit_2_not_an_internal_error():
+    r = run("ingest", "--no-such-option")
+    assert r.returncode == 2
+    assert "No such option" in r.stderr and "internal error" not in r.stderr and "Traceback" not in r.stderr

@@ -163,3 +163,17 @@ def test_row_level_corpus_swapped_huge_mixed_and_repeated():
     assert len(r.offences["location"].iloc[0]) == 100_000  # kept whole, not truncated
     # the repeated Crime ID is read twice; ingest keeps the first and counts the second as a duplicate
     assert (r.offences["offence_id"] == "a4").sum() == 2
+
+
+def test_carriage_return_in_a_field_and_an_enormous_field_beside_a_short_row_are_row_faults():
+    """Both send the reader down its row-by-row path: a CR ends a row there as it does for Arrow, and a field
+    beyond the csv module's default limit is read, so each file's good rows are kept and the equation holds."""
+    good = "x{},2019-01,West Mercia Police,West Mercia Police,-2.5,52.7,On or near X,E01,n,Drugs,,\n"
+    cr = (HEADER + "\n" + good.format(1) + good.format(2).replace("On or near", "On or\rnear") + "short,row\n").encode()
+    r = read_crime_file("cr.csv", cr)
+    assert len(r.offences) == 1 and r.rows == len(r.offences) + len(r.rejects)
+    assert r.rejects["reason"].str.startswith("row has").all()
+    huge = (HEADER + "\n" + good.format(1).replace("On or near X", "A" * 300_000) + "short,row\n").encode()
+    r = read_crime_file("huge.csv", huge)
+    assert len(r.offences) == 1 and len(r.offences["location"].iloc[0]) == 300_000
+    assert r.rejects["line"].tolist() == [3]
