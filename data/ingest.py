@@ -69,25 +69,15 @@ class IngestReport:
 PARALLEL_BYTES = 16 << 20
 
 
-def read_all(paths, advance=lambda n=1, description=None: None, *, workers: int | None = None
-             ) -> tuple[list[ReadResult], list[str]]:
-    """Read every crime file under ``paths``; raises InputError (nothing read is kept) on any file-level fault.
-
-    Files are read on ``workers`` processes (default: one per CPU when the input is larger than
-    :data:`PARALLEL_BYTES`, else this process); results come back in input order either way.
-    """
-    sources, ignored = expand_paths(paths)
-    return [r for r, _ in iter_read(sources, advance, workers=workers)], ignored
-
-
 def iter_read(sources, advance=lambda n=1, description=None: None, *, workers: int | None = None,
               layers: dict | None = None):
     """``(ReadResult, assignment)`` of each source (from :func:`data.readers.expand_paths`), in order; raises
-    InputError on the first file-level fault.
+    InputError (nothing read is kept) on the first file-level fault.
 
-    Workers as :func:`read_all`. With ``layers``, workers also assign what they read (:func:`assign_batch` on a
-    task of several files at once, aligned with ``ReadResult.table``); in this process, or without ``layers``,
-    ``assignment`` is None and the caller assigns.
+    Files are read on ``workers`` processes (default: one per CPU when the input is larger than
+    :data:`PARALLEL_BYTES`, else this process); results come back in input order either way. With ``layers``,
+    workers also assign what they read (:func:`assign_batch` on a task of several files at once, aligned with
+    ``ReadResult.table``); in this process, or without ``layers``, ``assignment`` is None and the caller assigns.
     """
     if workers is None:
         workers = os.cpu_count() or 1 if _input_bytes(sources) > PARALLEL_BYTES else 1
@@ -254,7 +244,7 @@ def ingest(store: Store, paths, *, replace: bool = False, reject_path: str | Pat
     """Ingest police.uk files (CSV, .csv.gz, archive zip, folder, 2011 format) into ``store``.
 
     With ``replace``, every force-month present in the input is emptied first and filled from the input alone.
-    ``workers``: processes reading files (see :func:`read_all`).
+    ``workers``: processes reading and assigning files (see :func:`iter_read`).
     """
     sources, ignored = expand_paths(paths)
     layers = loaded_layers(store)
