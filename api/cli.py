@@ -12,7 +12,7 @@ import traceback
 
 import typer
 
-from api.console import err
+from api.console import SIGNALLED, Terminated, err
 from geo.errors import InputError
 
 app = typer.Typer(
@@ -45,23 +45,24 @@ except ImportError:  # pragma: no cover
 from api import cli_scale  # noqa: E402,F401 - national scale on Dask (issue 8; dask itself is imported when run)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM received."""
-
-
-_SIGNALLED: list[int] = []
-
-
 def _on_signal(signum, frame) -> None:
-    """SIGINT and SIGTERM unwind the command (clean-ups run); typer turns the interrupt into exit code 130, so
-    the signal is noted here for :func:`main` to report."""
-    _SIGNALLED.append(signum)
+    """SIGINT and SIGTERM unwind the command (clean-ups run); typer turns the interrupt into exit code 130 and an
+    exception raised in an at-fork hook is lost, so the signal is also noted (:data:`api.console.SIGNALLED`) for
+    progress steps and :func:`main` to act on."""
+    SIGNALLED.append(signum)
     raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+def _unraisable(u) -> None:
+    """An interrupt lost inside an at-fork hook or a finaliser is acted on through SIGNALLED: print no traceback."""
+    if u.exc_type is not None and issubclass(u.exc_type, KeyboardInterrupt):
+        return
+    sys.__unraisablehook__(u)
 
 
 def _interrupted(e: KeyboardInterrupt | None = None) -> None:
     err.print("crimemap: interrupted; nothing was changed by the step that was running", markup=False)
-    term = isinstance(e, Terminated) or (e is None and signal.SIGTERM in _SIGNALLED)
+    term = isinstance(e, Terminated) or (e is None and signal.SIGTERM in SIGNALLED)
     sys.exit(143 if term else 130)
 
 
@@ -74,6 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     # files of ingest's workers); `serve` puts uvicorn's own handlers in place of these
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
+    sys.unraisablehook = _unraisable
     try:
         rc = app(args=args, standalone_mode=False)
     except SystemExit:
@@ -86,6 +88,8 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt as e:
         _interrupted(e)
     except Exception as e:  # noqa: BLE001 - the last line of defence: one line, never a traceback
+        if SIGNALLED:  # whatever broke after a signal (e.g. a worker pool whose worker it reached) was the signal
+            _interrupted()
         # typer's own copy of click (typer >= 0.26) or click itself: usage errors show their usage line
         if callable(getattr(e, "show", None)) and isinstance(getattr(e, "exit_code", None), int):
             e.show()
@@ -100,6 +104,6 @@ def main(argv: list[str] | None = None) -> None:
         err.print(f"crimemap: internal error: {type(e).__name__}: {str(e)[:300]} (run with --debug for details)",
                   markup=False)
         sys.exit(1)
-    if _SIGNALLED:  # typer caught the interrupt (exit code 130)
+    if SIGNALLED:  # typer caught the interrupt (exit code 130)
         _interrupted()
     sys.exit(rc if isinstance(rc, int) else 0)
