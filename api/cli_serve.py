@@ -81,7 +81,8 @@ def serve_warm_paths(store) -> list[str]:
     """
     import morecantile
 
-    paths = [f"/areas/{lv}" for lv in ("ward", "parish") if lv in store.layers()]
+    loaded = store.layers()
+    paths = [f"/areas/{lv}" for lv in ("ward", "parish") if lv in loaded]
     cov = store.coverage()
     if not len(cov):
         return paths
@@ -93,7 +94,7 @@ def serve_warm_paths(store) -> list[str]:
     if not len(pts):
         return paths
     x, y = float(pts.x.median()), float(pts.y.median())
-    for z, layers in ((8, ("h3",)), (12, ("h3", *(lv for lv in ("parish", "ward") if lv in store.layers())))):
+    for z, layers in ((8, ("h3",)), (12, ("h3", *(lv for lv in ("parish", "ward") if lv in loaded)))):
         t = morecantile.tms.get("WebMercatorQuad").tile(x, y, z)
         paths += [f"/tiles/{layer}/{z}/{t.x}/{t.y}.mvt" for layer in layers]
     return paths

@@ -79,8 +79,9 @@ def iter_read(sources, advance=lambda n=1, description=None: None, *, workers: i
     workers also assign what they read (:func:`assign_batch` on a task of several files at once, aligned with
     ``ReadResult.table``); in this process, or without ``layers``, ``assignment`` is None and the caller assigns.
     """
+    sizes = [_source_bytes(s) for s in sources]
     if workers is None:
-        workers = os.cpu_count() or 1 if _input_bytes(sources) > PARALLEL_BYTES else 1
+        workers = os.cpu_count() or 1 if sum(sizes) > PARALLEL_BYTES else 1
     workers = max(1, min(workers, len(sources)))
     if workers == 1 or "fork" not in mp.get_all_start_methods():
         for s in sources:
@@ -97,7 +98,7 @@ def iter_read(sources, advance=lambda n=1, description=None: None, *, workers: i
         # the workers' state comes with the fork (sources hold closures, which do not pickle)
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"), initializer=_worker_init,
                                  initargs=(sources, layers, handover)) as pool:
-            for out in pool.map(_read_task, _tasks(sources, workers), chunksize=1):
+            for out in pool.map(_read_task, _tasks(sizes, workers), chunksize=1):
                 if isinstance(out, _Fault):  # a file-level fault in a worker
                     raise InputError(out.message, param=out.param)
                 results, lengths, handed = out
@@ -156,9 +157,9 @@ class _Fault:
     param: str | None
 
 
-def _tasks(sources, workers: int) -> list[list[int]]:
-    """Runs of consecutive sources of about :data:`TASK_BYTES` (at least two tasks per worker)."""
-    sizes = [_source_bytes(s) for s in sources]
+def _tasks(sizes: list[int], workers: int) -> list[list[int]]:
+    """Runs of consecutive sources (given by their sizes in bytes) of about :data:`TASK_BYTES` (at least two tasks
+    per worker)."""
     target = max(1, min(TASK_BYTES, sum(sizes) // (2 * workers)))
     tasks, cur, size = [], [], 0
     for i, n in enumerate(sizes):
@@ -229,10 +230,6 @@ def _take_over(handed) -> tuple[pa.Table, pa.Table | None]:
 def _source_bytes(s) -> int:
     p = Path(s.name.split("!", 1)[0])
     return p.stat().st_size if p.is_file() else 0
-
-
-def _input_bytes(sources) -> int:
-    return sum(_source_bytes(s) for s in sources)
 
 
 def count_sources(paths) -> int:

@@ -28,9 +28,7 @@ def points_to_h3(lon, lat, resolution: int) -> np.ndarray:
     # police.uk snaps offences to a fixed set of points: index each distinct point once and map back
     x, y = lon[ok], lat[ok]
     codes, first = distinct_xy(x, y)
-    f = h3.latlng_to_cell
-    cells = np.array([f(b, a, resolution) for a, b in zip(x[first].tolist(), y[first].tolist(), strict=True)],
-                     dtype=object)
+    cells = cells_to_hex(xy_to_cells(x[first], y[first], resolution)).astype(str).astype(object)
     out[ok] = cells[codes]
     return out
 
